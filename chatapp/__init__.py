@@ -1,0 +1,1 @@
+"""chatapp: a self-hostable multi-provider LLM chat app."""

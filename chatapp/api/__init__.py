@@ -1,0 +1,1 @@
+"""Plain HTTP routes and middleware mounted on Reflex's ASGI app."""

@@ -1,0 +1,1 @@
+"""Reusable UI pieces (snake_case functions returning rx.Component)."""

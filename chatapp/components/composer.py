@@ -1,0 +1,78 @@
+"""The composer: Enter sends, Shift+Enter is a newline; Stop while a reply streams."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chatapp.state.chat import COMPOSER_ID, ChatState
+from chatapp.state.live import LiveState
+
+
+def model_picker() -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(placeholder="Model", variant="ghost", data_testid="model-picker"),
+        rx.select.content(
+            rx.foreach(
+                ChatState.model_choices,
+                lambda m: rx.select.item(m.label, value=m.id),
+            )
+        ),
+        value=ChatState.model_id,
+        on_change=ChatState.set_model,
+        size="2",
+    )
+
+
+def local_model_warning() -> rx.Component:
+    return rx.cond(
+        ~ChatState.local_model_online & ChatState.model_id.startswith("local/"),
+        rx.callout(
+            "The local model is not running. Start chatapp with `make run`, which starts it, "
+            "or pick another model.",
+            icon="plug-zap", color_scheme="amber", size="1", data_testid="local-offline",
+        ),
+    )
+
+
+def notice() -> rx.Component:
+    return rx.cond(
+        ChatState.notice != "",
+        rx.callout(ChatState.notice, icon="info", color_scheme="red", size="1",
+                   data_testid="notice"),
+    )
+
+
+def send_or_stop() -> rx.Component:
+    return rx.cond(
+        LiveState.active,
+        rx.button(
+            rx.icon("square", size=14), "Stop", type="button", color_scheme="gray",
+            on_click=LiveState.stop, loading=LiveState.stopping, data_testid="stop-button",
+        ),
+        rx.button(rx.icon("arrow-up", size=16), type="submit", class_name="send-button",
+                  aria_label="Send", data_testid="send-button"),
+    )
+
+
+def composer() -> rx.Component:
+    return rx.box(
+        local_model_warning(),
+        notice(),
+        rx.form(
+            rx.el.textarea(
+                id=COMPOSER_ID,
+                name="message",
+                placeholder="Type your message here…",
+                enter_key_submit=True,
+                auto_focus=True,
+                rows=2,
+                class_name="composer-input",
+                data_testid="composer",
+            ),
+            rx.hstack(model_picker(), rx.spacer(), send_or_stop(), align="center", width="100%"),
+            on_submit=ChatState.send_message,
+            reset_on_submit=False,
+            class_name="composer",
+        ),
+        class_name="composer-wrap",
+    )

@@ -1,0 +1,88 @@
+"""One message in the conversation: user bubble, assistant reply, error with Retry."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chatapp.components.markdown import markdown
+from chatapp.state.chat import ChatState
+from chatapp.state.live import LiveState
+from chatapp.state.views import MessageView
+
+
+def user_message(msg: MessageView) -> rx.Component:
+    return rx.box(
+        rx.text(msg.content, white_space="pre-wrap", class_name="user-text"),
+        class_name="msg msg-user",
+        data_testid="user-message",
+    )
+
+
+def typing_dots() -> rx.Component:
+    return rx.hstack(
+        rx.spinner(size="1"), rx.text("Thinking…", size="2", color_scheme="gray"),
+        class_name="typing", data_testid="typing",
+    )
+
+
+def reply_error(msg: MessageView) -> rx.Component:
+    return rx.callout.root(
+        rx.callout.icon(rx.icon("triangle-alert")),
+        rx.callout.text(msg.error),
+        rx.button(
+            rx.icon("rotate-ccw", size=14), "Retry",
+            size="1", variant="soft", on_click=ChatState.retry(msg.id),
+            data_testid="retry-button",
+        ),
+        color_scheme="red", size="1", class_name="reply-error", data_testid="reply-error",
+    )
+
+
+def live_reply() -> rx.Component:
+    """The reply streaming in this tab; `head` stays put while `tail` grows."""
+    return rx.box(
+        rx.cond(
+            (LiveState.head == "") & (LiveState.tail == ""),
+            typing_dots(),
+            rx.fragment(markdown(LiveState.head), markdown(LiveState.tail)),
+        ),
+        class_name="msg msg-assistant",
+        data_testid="live-reply",
+    )
+
+
+def assistant_message(msg: MessageView) -> rx.Component:
+    stored = rx.fragment(
+        rx.cond(msg.content != "", markdown(msg.content)),
+        rx.cond(
+            (msg.status == "pending") | (msg.status == "streaming"),
+            typing_dots(),
+        ),
+        rx.cond(msg.status == "error", reply_error(msg)),
+        rx.cond(
+            msg.status == "cancelled",
+            rx.hstack(
+                rx.badge("Stopped", color_scheme="gray", variant="soft"),
+                rx.button(rx.icon("rotate-ccw", size=12), "Regenerate", size="1",
+                          variant="ghost", on_click=ChatState.retry(msg.id)),
+                class_name="reply-meta", data_testid="reply-stopped",
+            ),
+        ),
+    )
+    # A reply streaming in this tab is drawn by live_reply() below the list, so the
+    # list itself does not re-render on every flush.
+    return rx.cond(
+        msg.live,
+        rx.fragment(),
+        rx.box(
+            stored,
+            rx.text(msg.model_label, size="1", color_scheme="gray", class_name="model-label"),
+            class_name="msg msg-assistant",
+            data_testid="assistant-message",
+            data_status=msg.status,
+        ),
+    )
+
+
+def message(msg: MessageView) -> rx.Component:
+    return rx.cond(msg.role == "user", user_message(msg), assistant_message(msg))

@@ -1,0 +1,88 @@
+"""Settings, read from CHATAPP_* environment variables and an optional .env file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chatapp.errors import ConfigurationError
+
+ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "dev-insecure-secret"}
+
+
+class Settings(BaseSettings):
+    """Every setting chatapp reads. docs/configuration.md lists them with their defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHATAPP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["dev", "prod"] = "dev"
+    database_url: str = f"sqlite:///{ROOT / '.data' / 'chatapp.db'}"
+    redis_url: str | None = None
+    secret_key: SecretStr = SecretStr("dev-insecure-secret")
+    host: str = "127.0.0.1"
+    port: int = 3000
+
+    # The embedded local model (llama-cpp-python's OpenAI-compatible server).
+    local_model_enabled: bool = True
+    local_model_host: str = "127.0.0.1"
+    local_model_port: int = 8765
+    local_model_path: str | None = None
+    local_model_context: int = 2048
+
+    # Hosted providers: a model appears in the picker once its provider's key is set.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    openrouter_api_key: SecretStr | None = None
+    openrouter_base_url: str | None = None
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
+    groq_api_key: SecretStr | None = None
+    groq_base_url: str | None = None
+    ollama_base_url: str | None = None
+
+    default_model: str = "local/smollm2-135m"
+    max_output_tokens: int = Field(default=1024, ge=16, le=200_000)
+    request_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Streaming cadence: how often live text reaches the browser and the database.
+    stream_flush_seconds: float = Field(default=0.05, gt=0, le=1.0)
+    stream_checkpoint_seconds: float = Field(default=1.0, gt=0, le=10.0)
+    title_generation: bool = True
+
+    @field_validator(
+        "openai_api_key",
+        "anthropic_api_key",
+        "openrouter_api_key",
+        "gemini_api_key",
+        "groq_api_key",
+        mode="before",
+    )
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret_in_prod(self) -> Settings:
+        if self.env == "prod" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ConfigurationError(
+                "CHATAPP_SECRET_KEY must be set to a random value in production "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+            )
+        return self
+
+    @property
+    def local_model_base_url(self) -> str:
+        return f"http://{self.local_model_host}:{self.local_model_port}/v1"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,109 @@
+"""Every exception chatapp raises on purpose, with the message a user may see."""
+
+from __future__ import annotations
+
+
+class ChatappError(Exception):
+    """Base of all chatapp errors. `user_message` is safe to show in the UI."""
+
+    user_message: str = "Something went wrong."
+
+    def __init__(self, detail: str = "", *, user_message: str | None = None) -> None:
+        super().__init__(detail or user_message or self.user_message)
+        if user_message is not None:
+            self.user_message = user_message
+
+
+class NotFoundError(ChatappError):
+    """The thing does not exist, or it belongs to someone else (deliberately the same)."""
+
+    user_message = "Not found."
+
+
+class ValidationError(ChatappError):
+    """User input that cannot be accepted; the message says why."""
+
+    user_message = "That input is not valid."
+
+
+class ConfigurationError(ChatappError):
+    """Settings that cannot work (refused at start-up)."""
+
+    user_message = "The server is misconfigured."
+
+
+# --- providers -----------------------------------------------------------------
+
+
+class ProviderError(ChatappError):
+    """A provider request failed. Subclasses say how; `retryable` hints at Retry."""
+
+    user_message = "The model provider returned an error."
+    retryable: bool = True
+    status_code: int | None = None
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        user_message: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(detail, user_message=user_message)
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class ProviderAuthError(ProviderError):
+    """401/403: the API key is missing, wrong or revoked."""
+
+    user_message = "The provider rejected the API key. Check the key in settings."
+    retryable = False
+
+
+class ProviderRateLimitError(ProviderError):
+    """429: too many requests or quota exhausted."""
+
+    user_message = "The provider is rate limiting requests. Wait a moment and retry."
+
+
+class ProviderUnavailableError(ProviderError):
+    """5xx, or the provider could not be reached at all."""
+
+    user_message = "The provider is unavailable right now. Retry in a moment."
+
+
+class ProviderTimeoutError(ProviderError):
+    """No answer within the timeout."""
+
+    user_message = "The provider took too long to answer. Retry in a moment."
+
+
+class ProviderConnectionError(ProviderError):
+    """The network failed, including a stream cut off mid-reply."""
+
+    user_message = "The connection to the provider was lost. Retry to try again."
+
+
+class ContextLengthError(ProviderError):
+    """The conversation is longer than the model's context window."""
+
+    user_message = (
+        "This conversation is too long for the model's context window. "
+        "Start a new chat or pick a model with a larger context."
+    )
+    retryable = False
+
+
+class ProviderBadRequestError(ProviderError):
+    """400/404/422 for any other reason (unknown model, bad parameter)."""
+
+    user_message = "The provider refused the request."
+    retryable = False
+
+
+class ModelUnavailableError(ProviderError):
+    """The model is not configured here (no key, or the local model is not running)."""
+
+    user_message = "This model is not available."
+    retryable = False

@@ -1,0 +1,1 @@
+"""Model providers behind one async streaming contract (no database, no Reflex)."""

@@ -1,0 +1,95 @@
+"""The streaming contract every provider adapter implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRequest:
+    """One generation request. `model` is the provider's own model name."""
+
+    model: str
+    messages: list[ChatMessage]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    reasoning: bool = False  # ask for reasoning/thinking where the model supports it
+    reasoning_budget_tokens: int = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    reason: str = "stop"  # stop | length | tool_calls | content_filter | ...
+
+
+Event = TextDelta | ReasoningDelta | Usage | ToolCall | Finish
+
+
+class Provider(Protocol):
+    """An adapter for one wire protocol.
+
+    `stream` yields events as they arrive and raises a `chatapp.errors.ProviderError`
+    subclass on failure (before or during the stream). Closing the iterator early
+    (``aclose``) must close the underlying HTTP response.
+    """
+
+    def stream(self, request: StreamRequest) -> AsyncIterator[Event]: ...
+
+
+@dataclass(slots=True)
+class StreamCollector:
+    """Accumulates a stream's events; handy for tests and non-streaming callers."""
+
+    text: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    finish: Finish | None = None
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self.text.append(event.text)
+        elif isinstance(event, ReasoningDelta):
+            self.reasoning.append(event.text)
+        elif isinstance(event, Usage):
+            self.usage = event
+        elif isinstance(event, Finish):
+            self.finish = event
+
+    @property
+    def content(self) -> str:
+        return "".join(self.text)

@@ -1,0 +1,92 @@
+"""The model catalog as data: provider presets and model entries with capabilities and prices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+WireProtocol = Literal["openai", "anthropic"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPreset:
+    id: str
+    label: str
+    protocol: WireProtocol
+    base_url: str | None  # None: the SDK's default
+    needs_key: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model users can pick. `id` is chatapp's stable id: '<provider>/<api_model>'."""
+
+    provider: str
+    api_model: str
+    label: str
+    context_window: int
+    vision: bool = False
+    reasoning: bool = False
+    tools: bool = False
+    input_price: float = 0.0  # USD per million input tokens
+    output_price: float = 0.0  # USD per million output tokens (reasoning tokens too)
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}/{self.api_model}"
+
+    def cost(self, *, input_tokens: int, output_tokens: int, reasoning_tokens: int = 0) -> float:
+        """USD for one request; reasoning tokens are billed at the output price."""
+        return (
+            input_tokens * self.input_price + (output_tokens + reasoning_tokens) * self.output_price
+        ) / 1_000_000
+
+
+PROVIDERS: dict[str, ProviderPreset] = {
+    p.id: p
+    for p in (
+        ProviderPreset("local", "Local model", "openai", None, needs_key=False),
+        ProviderPreset("openai", "OpenAI", "openai", "https://api.openai.com/v1"),
+        ProviderPreset("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com"),
+        ProviderPreset(
+            "google",
+            "Google Gemini",
+            "openai",
+            "https://generativelanguage.googleapis.com/v1beta/openai/",
+        ),
+        ProviderPreset("openrouter", "OpenRouter", "openai", "https://openrouter.ai/api/v1"),
+        ProviderPreset("groq", "Groq", "openai", "https://api.groq.com/openai/v1"),
+        ProviderPreset("ollama", "Ollama", "openai", None, needs_key=False),
+    )
+}
+
+MODELS: tuple[ModelInfo, ...] = (
+    ModelInfo("local", "smollm2-135m", "SmolLM2 135M (local)", 2048),
+    ModelInfo("openai", "gpt-4.1-mini", "GPT-4.1 mini", 1_047_576, vision=True, tools=True,
+              input_price=0.40, output_price=1.60),
+    ModelInfo("openai", "gpt-4.1", "GPT-4.1", 1_047_576, vision=True, tools=True,
+              input_price=2.00, output_price=8.00),
+    ModelInfo("openai", "o4-mini", "o4-mini", 200_000, vision=True, reasoning=True, tools=True,
+              input_price=1.10, output_price=4.40),
+    ModelInfo("anthropic", "claude-sonnet-4-5", "Claude Sonnet 4.5", 200_000, vision=True,
+              reasoning=True, tools=True, input_price=3.00, output_price=15.00),
+    ModelInfo("anthropic", "claude-haiku-4-5", "Claude Haiku 4.5", 200_000, vision=True,
+              reasoning=True, tools=True, input_price=1.00, output_price=5.00),
+    ModelInfo("google", "gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576, vision=True,
+              reasoning=True, tools=True, input_price=0.30, output_price=2.50),
+    ModelInfo("google", "gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576, vision=True,
+              reasoning=True, tools=True, input_price=1.25, output_price=10.00),
+    ModelInfo("openrouter", "deepseek/deepseek-r1", "DeepSeek R1 (OpenRouter)", 163_840,
+              reasoning=True, input_price=0.40, output_price=2.00),
+    ModelInfo("openrouter", "meta-llama/llama-3.3-70b-instruct", "Llama 3.3 70B (OpenRouter)",
+              131_072, tools=True, input_price=0.13, output_price=0.40),
+    ModelInfo("groq", "llama-3.3-70b-versatile", "Llama 3.3 70B (Groq)", 131_072, tools=True,
+              input_price=0.59, output_price=0.79),
+    ModelInfo("ollama", "llama3.2", "Llama 3.2 (Ollama)", 131_072),
+)
+
+MODELS_BY_ID: dict[str, ModelInfo] = {m.id: m for m in MODELS}
+
+
+def get_model(model_id: str) -> ModelInfo | None:
+    return MODELS_BY_ID.get(model_id)

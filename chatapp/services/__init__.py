@@ -1,0 +1,1 @@
+"""The domain: chat turns, threads, generation, titles, identity. No Reflex, no FastAPI."""

@@ -1,0 +1,151 @@
+"""Chat turns: a user message and its assistant placeholder, retries, and the prompt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from chatapp.config import Settings
+from chatapp.errors import ModelUnavailableError, NotFoundError, ValidationError
+from chatapp.models import Message, MessageRole, MessageStatus, Thread
+from chatapp.providers.base import ChatMessage
+from chatapp.providers.catalog import get_model
+from chatapp.services import threads
+from chatapp.services.models import credentials
+
+MAX_MESSAGE_CHARS = 100_000
+CHARS_PER_TOKEN = 3.5  # conservative estimate; real counts come back as usage
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    thread_id: str
+    user_message_id: str | None
+    assistant_message_id: str
+    new_thread: bool
+
+
+def check_model(settings: Settings, model_id: str) -> None:
+    model = get_model(model_id)
+    if model is None:
+        raise ValidationError(f"unknown model {model_id}", user_message="Pick a model first.")
+    if credentials(settings, model.provider) is None:
+        raise ModelUnavailableError(
+            f"model {model_id} not configured",
+            user_message=f"{model.label} is not available on this server.",
+        )
+
+
+def start_turn(
+    session: Session,
+    *,
+    settings: Settings,
+    user_id: str,
+    thread_id: str | None,
+    content: str,
+    model_id: str,
+) -> Turn:
+    """Store the user's message and an empty assistant reply; create the thread if needed."""
+    text = content.strip()
+    if not text:
+        raise ValidationError("empty message", user_message="Type a message first.")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise ValidationError(
+            "message too long",
+            user_message=f"Messages are limited to {MAX_MESSAGE_CHARS:,} characters.",
+        )
+    check_model(settings, model_id)
+    if thread_id is None:
+        thread = Thread(user_id=user_id, title=threads.clean_title(text) or "New chat",
+                        model_id=model_id)
+        session.add(thread)
+        session.flush()
+    else:
+        thread = threads.get_thread(session, user_id=user_id, thread_id=thread_id)
+        if _thread_is_generating(session, thread.id):
+            raise ValidationError(
+                "thread busy", user_message="Wait for the current reply to finish, or stop it."
+            )
+        thread.model_id = model_id
+    user_msg = Message(
+        thread_id=thread.id, parent_id=thread.leaf_message_id, role=MessageRole.USER, content=text
+    )
+    session.add(user_msg)
+    session.flush()
+    reply = _placeholder(thread, parent_id=user_msg.id, model_id=model_id)
+    session.add(reply)
+    thread.leaf_message_id = reply.id
+    threads.touch(thread)
+    session.add(thread)
+    session.flush()
+    return Turn(thread.id, user_msg.id, reply.id, new_thread=thread_id is None)
+
+
+def retry_turn(
+    session: Session, *, settings: Settings, user_id: str, message_id: str,
+    model_id: str | None = None,
+) -> Turn:
+    """A new reply to the same user message, as a sibling branch of the old one."""
+    old, thread = threads.get_message(session, user_id=user_id, message_id=message_id)
+    if old.role != MessageRole.ASSISTANT or old.parent_id is None:
+        raise NotFoundError("not a reply")
+    if MessageStatus(old.status).is_active:
+        raise ValidationError("still running", user_message="This reply is still being written.")
+    chosen = model_id or thread.model_id
+    check_model(settings, chosen)
+    reply = _placeholder(thread, parent_id=old.parent_id, model_id=chosen)
+    session.add(reply)
+    thread.leaf_message_id = reply.id
+    thread.model_id = chosen
+    threads.touch(thread)
+    session.add(thread)
+    session.flush()
+    return Turn(thread.id, None, reply.id, new_thread=False)
+
+
+def _placeholder(thread: Thread, *, parent_id: str, model_id: str) -> Message:
+    provider, _, api_model = model_id.partition("/")
+    return Message(
+        thread_id=thread.id, parent_id=parent_id, role=MessageRole.ASSISTANT,
+        status=MessageStatus.PENDING, provider=provider, model=model_id,
+    )
+
+
+def _thread_is_generating(session: Session, thread_id: str) -> bool:
+    return (
+        session.exec(
+            select(Message.id)
+            .where(Message.thread_id == thread_id)
+            .where(col(Message.status).in_(threads.ACTIVE_STATUSES))
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def build_prompt(
+    session: Session, *, message_id: str, context_window: int, max_output_tokens: int
+) -> list[ChatMessage]:
+    """The conversation leading to `message_id`, newest turns kept to fit the context window."""
+    reply = session.get(Message, message_id)
+    if reply is None or reply.parent_id is None:
+        raise NotFoundError(f"message {message_id!r} not found")
+    ids = threads.branch_ids(session, leaf_id=reply.parent_id)
+    rows = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(ids)))}
+    history = [rows[i] for i in ids if i in rows]
+    budget = max(256, context_window - max_output_tokens) * CHARS_PER_TOKEN
+    kept: list[ChatMessage] = []
+    used = 0.0
+    for msg in reversed(history):
+        if not msg.content:
+            continue  # failed replies with nothing in them
+        if used + len(msg.content) > budget and kept:
+            break
+        kept.append(ChatMessage(role=msg.role, content=msg.content))  # type: ignore[arg-type]
+        used += len(msg.content)
+    kept.reverse()
+    # Providers want the conversation to start with the user.
+    while kept and kept[0].role == "assistant":
+        kept.pop(0)
+    return kept

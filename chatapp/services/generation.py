@@ -1,0 +1,219 @@
+"""Runs one assistant reply: streams from the provider, publishes batches, persists checkpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+
+from sqlmodel import Session
+
+from chatapp import db
+from chatapp.cache import StopSignals, get_stop_signals
+from chatapp.config import Settings
+from chatapp.errors import ChatappError, ProviderError
+from chatapp.models import Message, MessageStatus, Thread
+from chatapp.models.base import utcnow
+from chatapp.providers.base import Provider, ReasoningDelta, StreamRequest, TextDelta, Usage
+from chatapp.services import chat, models
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySnapshot:
+    """What the user sees of a reply at one moment."""
+
+    message_id: str
+    thread_id: str
+    text: str = ""
+    reasoning: str = ""
+    status: str = MessageStatus.PENDING
+    error: str | None = None
+    error_code: str | None = None
+
+
+Publish = Callable[[ReplySnapshot], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Progress:
+    text: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    first_token_at: float | None = None
+    changed: bool = False
+
+
+async def generate_reply(
+    message_id: str,
+    *,
+    settings: Settings,
+    publish: Publish | None = None,
+    stop_signals: StopSignals | None = None,
+    resolve: models.ProviderResolver = models.resolve,
+) -> ReplySnapshot:
+    """Generate the reply stored as `message_id` (a pending assistant message).
+
+    Text reaches `publish` at most every `stream_flush_seconds` and the database at least
+    every `stream_checkpoint_seconds`; the final state is written whatever happens
+    (finish, stop, provider error, or cancellation of this coroutine).
+    """
+    signals = stop_signals or get_stop_signals()
+    reply, thread = await db.run(_claim, message_id)
+    snap = ReplySnapshot(message_id, thread.id, status=MessageStatus.STREAMING)
+    progress = _Progress()
+    started = time.monotonic()
+    producer: asyncio.Task[None] | None = None
+    outcome = MessageStatus.COMPLETE
+    failure: ChatappError | None = None
+    try:
+        model, provider = resolve(settings, reply.model or thread.model_id)
+        max_out = min(settings.max_output_tokens, max(64, model.context_window // 2))
+        prompt = await db.run(
+            lambda s: chat.build_prompt(
+                s, message_id=message_id, context_window=model.context_window,
+                max_output_tokens=max_out,
+            )
+        )
+        request = StreamRequest(model=model.api_model, messages=prompt, max_tokens=max_out)
+        producer = asyncio.create_task(_consume(provider, request, progress))
+        if publish:
+            await publish(snap)
+        last_checkpoint = time.monotonic()
+        while True:
+            done, _ = await asyncio.wait({producer}, timeout=settings.stream_flush_seconds)
+            if await signals.is_requested(message_id):
+                outcome = MessageStatus.CANCELLED
+                break
+            if progress.changed:
+                progress.changed = False
+                snap = replace(snap, text="".join(progress.text),
+                               reasoning="".join(progress.reasoning))
+                if publish and not done:
+                    await publish(snap)
+                if time.monotonic() - last_checkpoint >= settings.stream_checkpoint_seconds:
+                    await db.run(_checkpoint, message_id, snap.text, snap.reasoning)
+                    last_checkpoint = time.monotonic()
+            if done:
+                producer.result()  # raises the provider's error, if any
+                break
+    except ChatappError as exc:
+        outcome, failure = MessageStatus.ERROR, exc
+    except asyncio.CancelledError:
+        outcome = MessageStatus.CANCELLED
+        raise
+    except Exception as exc:  # a bug or an unmapped SDK error: still end the reply cleanly
+        log.exception("generation of %s failed", message_id)
+        outcome = MessageStatus.ERROR
+        failure = ProviderError(type(exc).__name__, user_message="The reply failed unexpectedly.")
+    finally:
+        if producer is not None and not producer.done():
+            producer.cancel()
+            with contextlib.suppress(BaseException):
+                await producer
+        snap = replace(
+            snap,
+            text="".join(progress.text),
+            reasoning="".join(progress.reasoning),
+            status=outcome,
+            error=failure.user_message if failure else None,
+            error_code=type(failure).__name__ if failure else None,
+        )
+        ttft = (
+            int((progress.first_token_at - started) * 1000) if progress.first_token_at else None
+        )
+        await asyncio.shield(
+            db.run(_finish, snap, progress.usage, ttft, int((time.monotonic() - started) * 1000))
+        )
+        await signals.clear(message_id)
+    if publish:
+        await publish(snap)
+    return snap
+
+
+async def _consume(provider: Provider, request: StreamRequest, progress: _Progress) -> None:
+    stream = provider.stream(request)
+    try:
+        async for event in stream:
+            if isinstance(event, TextDelta):
+                progress.text.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                progress.reasoning.append(event.text)
+            elif isinstance(event, Usage):
+                progress.usage = event
+                continue
+            else:
+                continue
+            if progress.first_token_at is None:
+                progress.first_token_at = time.monotonic()
+            progress.changed = True
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _claim(session: Session, message_id: str) -> tuple[Message, Thread]:
+    reply = session.get(Message, message_id)
+    if reply is None:
+        raise LookupError(message_id)
+    thread = session.get(Thread, reply.thread_id)
+    assert thread is not None
+    reply.status = MessageStatus.STREAMING
+    reply.updated_at = utcnow()
+    session.add(reply)
+    return reply, thread
+
+
+def _checkpoint(session: Session, message_id: str, text: str, reasoning: str) -> None:
+    reply = session.get(Message, message_id)
+    if reply is not None:
+        reply.content, reply.reasoning, reply.updated_at = text, reasoning, utcnow()
+        session.add(reply)
+
+
+def _finish(
+    session: Session, snap: ReplySnapshot, usage: Usage | None, ttft_ms: int | None,
+    duration_ms: int,
+) -> None:
+    reply = session.get(Message, snap.message_id)
+    if reply is None:
+        return  # the thread was deleted while generating
+    reply.content, reply.reasoning = snap.text, snap.reasoning
+    reply.status, reply.error, reply.error_code = snap.status, snap.error, snap.error_code
+    reply.first_token_ms, reply.duration_ms = ttft_ms, duration_ms
+    if usage is not None:
+        reply.input_tokens, reply.output_tokens = usage.input_tokens, usage.output_tokens
+        reply.reasoning_tokens, reply.cached_tokens = usage.reasoning_tokens, usage.cached_tokens
+    reply.updated_at = utcnow()
+    session.add(reply)
+
+
+async def request_stop(
+    session_user_id: str, message_id: str, *, stop_signals: StopSignals | None = None
+) -> None:
+    """Ask the generation of `message_id` to stop, if the message is the user's."""
+    from chatapp.services.threads import get_message
+
+    await db.run(lambda s: get_message(s, user_id=session_user_id, message_id=message_id))
+    await (stop_signals or get_stop_signals()).request(message_id)
+
+
+def recover_interrupted(session: Session) -> int:
+    """Mark replies left pending/streaming by a crash or restart as cancelled (text kept)."""
+    from sqlmodel import col, select
+
+    rows = session.exec(
+        select(Message).where(col(Message.status).in_(("pending", "streaming")))
+    ).all()
+    for msg in rows:
+        msg.status = MessageStatus.CANCELLED if msg.content else MessageStatus.ERROR
+        if not msg.content:
+            msg.error = "The server restarted before this reply was written. Retry to try again."
+            msg.error_code = "Interrupted"
+        session.add(msg)
+    return len(rows)

@@ -1,0 +1,72 @@
+"""Anonymous users and their browser sessions (opaque token in, hashed token stored)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from http.cookies import CookieError, SimpleCookie
+
+from sqlmodel import Session, select
+
+from chatapp.models import AuthSession, User
+from chatapp.models.base import utcnow
+
+COOKIE_NAME = "chatapp_session"
+SESSION_LIFETIME = timedelta(days=400)  # browsers cap cookie lifetime near this anyway
+TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    token: str  # the raw token: goes into the cookie once, never stored
+    user_id: str
+    max_age_seconds: int
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_anonymous_session(session: Session, *, user_agent: str | None = None) -> NewSession:
+    """A new anonymous user with a fresh session token."""
+    user = User(is_anonymous=True)
+    session.add(user)
+    session.flush()
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(
+        AuthSession(
+            token_hash=hash_token(token),
+            user_id=user.id,
+            expires_at=utcnow() + SESSION_LIFETIME,
+            user_agent=(user_agent or "")[:400] or None,
+        )
+    )
+    return NewSession(token, user.id, int(SESSION_LIFETIME.total_seconds()))
+
+
+def user_for_token(session: Session, *, token: str | None) -> str | None:
+    """The user id a session token belongs to, if the session is live."""
+    if not token or len(token) > 200:
+        return None
+    row = session.exec(
+        select(AuthSession).where(AuthSession.token_hash == hash_token(token))
+    ).first()
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    return row.user_id
+
+
+def token_from_cookie_header(header: str | None) -> str | None:
+    """The raw session token in a Cookie header, if any."""
+    if not header:
+        return None
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:
+        return None
+    morsel = jar.get(COOKIE_NAME)
+    return morsel.value if morsel else None

@@ -1,0 +1,83 @@
+"""Short thread titles generated from the first exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlmodel import Session, col, select
+
+from chatapp import db
+from chatapp.config import Settings
+from chatapp.errors import ChatappError
+from chatapp.models import Message, MessageRole, Thread
+from chatapp.providers.base import ChatMessage, StreamCollector, StreamRequest
+from chatapp.services import models, threads
+
+log = logging.getLogger(__name__)
+
+TITLE_PROMPT = (
+    "Write a short title (3 to 6 words) for a chat that starts with the exchange below. "
+    "Reply with the title only, no quotes, no punctuation at the end."
+)
+TITLE_TIMEOUT_SECONDS = 20.0
+
+
+def _first_exchange(session: Session, thread_id: str) -> tuple[Thread, str, str] | None:
+    thread = session.get(Thread, thread_id)
+    if thread is None or thread.title_generated:
+        return None
+    rows = session.exec(
+        select(Message).where(Message.thread_id == thread_id).order_by(col(Message.created_at))
+        .limit(4)
+    ).all()
+    question = next((m.content for m in rows if m.role == MessageRole.USER), "")
+    answer = next((m.content for m in rows if m.role == MessageRole.ASSISTANT and m.content), "")
+    return (thread, question, answer) if question else None
+
+
+def _save(session: Session, thread_id: str, title: str) -> None:
+    thread = session.get(Thread, thread_id)
+    if thread is not None and not thread.title_generated:
+        thread.title = title
+        thread.title_generated = True
+        session.add(thread)
+
+
+async def generate_title(
+    thread_id: str, *, settings: Settings, resolve: models.ProviderResolver = models.resolve
+) -> str | None:
+    """Ask the thread's model for a title and store it; None when it could not (kept as is)."""
+    found = await db.run(_first_exchange, thread_id)
+    if found is None:
+        return None
+    thread, question, answer = found
+    try:
+        model, provider = resolve(settings, thread.model_id)
+        request = StreamRequest(
+            model=model.api_model,
+            messages=[
+                ChatMessage("system", TITLE_PROMPT),
+                ChatMessage(
+                    "user", f"User: {question[:1500]}\n\nAssistant: {answer[:1500]}\n\nTitle:"
+                ),
+            ],
+            max_tokens=24,
+            temperature=0.2,
+        )
+        collected = StreamCollector()
+
+        async def collect() -> None:
+            async for event in provider.stream(request):
+                collected.add(event)
+
+        await asyncio.wait_for(collect(), TITLE_TIMEOUT_SECONDS)
+    except (ChatappError, TimeoutError) as exc:
+        log.info("title generation for %s skipped: %s", thread_id, type(exc).__name__)
+        return None
+    title = threads.clean_title(collected.content.splitlines()[0] if collected.content else "")
+    if len(title) < 2:
+        return None
+    await db.run(_save, thread_id, title)
+    return title
+

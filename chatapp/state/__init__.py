@@ -1,0 +1,1 @@
+"""Thin Reflex states: parse UI input, call one service, assign the result."""

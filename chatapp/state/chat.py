@@ -1,0 +1,182 @@
+"""The open thread: its visible messages, the model picker and the composer's actions."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chatapp import db
+from chatapp.config import get_settings
+from chatapp.errors import ChatappError, NotFoundError
+from chatapp.services import chat, local_model, models, threads
+from chatapp.services.generation import ReplySnapshot
+from chatapp.state.live import LiveState
+from chatapp.state.sidebar import SidebarState
+from chatapp.state.user import current_user_id
+from chatapp.state.views import MessageView, ModelChoice, message_view
+
+PAGE_SIZE = 60
+COMPOSER_ID = "composer"
+
+
+class ChatState(rx.State):
+    current_thread_id: str = ""
+    not_found: bool = False
+    loaded: bool = False
+    messages: list[MessageView] = []
+    has_more: bool = False
+    model_id: str = ""
+    model_choices: list[ModelChoice] = []
+    local_model_online: bool = True
+    notice: str = ""
+    _page_size: int = PAGE_SIZE
+
+    @rx.var
+    def busy(self) -> bool:
+        """A reply in this thread is still being written."""
+        return any(m.status in ("pending", "streaming") for m in self.messages[-2:])
+
+    @rx.var
+    def selected_model_label(self) -> str:
+        for choice in self.model_choices:
+            if choice.id == self.model_id:
+                return choice.label
+        return self.model_id
+
+    @rx.event
+    async def load_page(self) -> None:
+        """on_load of `/` and `/chat/[thread_id]`."""
+        settings = get_settings()
+        self.notice = ""
+        self.model_choices = [
+            ModelChoice(m.id, m.label, m.provider_label) for m in models.available_models(settings)
+        ]
+        if self.model_id not in {c.id for c in self.model_choices}:
+            self.model_id = models.default_model_id(settings)
+        self.local_model_online = await local_model.is_online(settings)
+        try:
+            user_id = await current_user_id(self)
+        except ChatappError as exc:
+            self.notice = exc.user_message
+            return
+        thread_id = self.router.page.params.get("thread_id") or ""
+        self.current_thread_id, self.not_found, self._page_size = thread_id, False, PAGE_SIZE
+        self.messages, self.has_more = [], False
+        sidebar = await self.get_state(SidebarState)
+        await sidebar._refresh(user_id)
+        if thread_id:
+            await self._load_messages(user_id)
+        live = await self.get_state(LiveState)
+        if live.active and live.thread_id == thread_id:
+            streaming = [m for m in self.messages
+                         if m.id == live.message_id and m.status in ("pending", "streaming")]
+            if streaming:
+                streaming[0].live = True
+            else:
+                live._reset()  # the stream ended while this tab was away, or the server restarted
+        self.loaded = True
+
+    async def _load_messages(self, user_id: str) -> None:
+        try:
+            page = await db.run(
+                lambda s: threads.visible_page(
+                    s, user_id=user_id, thread_id=self.current_thread_id, limit=self._page_size
+                )
+            )
+            thread = await db.run(
+                lambda s: threads.get_thread(s, user_id=user_id, thread_id=self.current_thread_id)
+            )
+        except NotFoundError:
+            self.not_found = True
+            return
+        self.messages = [message_view(m) for m in page.messages]
+        self.has_more = page.has_more
+        if thread.model_id in {c.id for c in self.model_choices}:
+            self.model_id = thread.model_id
+
+    @rx.event
+    async def load_earlier(self) -> None:
+        user_id = await current_user_id(self)
+        self._page_size += PAGE_SIZE
+        await self._load_messages(user_id)
+
+    @rx.event
+    def set_model(self, model_id: str) -> None:
+        if model_id in {c.id for c in self.model_choices}:
+            self.model_id = model_id
+
+    @rx.event
+    def dismiss_notice(self) -> None:
+        self.notice = ""
+
+    @rx.event
+    async def send_message(self, form_data: dict):
+        """Store the user's message, then stream the reply in the background."""
+        text = str(form_data.get("message", ""))
+        if not text.strip() or self.busy:
+            return None
+        settings = get_settings()
+        try:
+            user_id = await current_user_id(self)
+            turn = await db.run(
+                lambda s: chat.start_turn(
+                    s, settings=settings, user_id=user_id,
+                    thread_id=self.current_thread_id or None, content=text,
+                    model_id=self.model_id,
+                )
+            )
+        except ChatappError as exc:
+            self.notice = exc.user_message  # the text stays in the composer
+            return None
+        self.notice = ""
+        return await self._start(user_id, turn, text)
+
+    async def _start(self, user_id: str, turn: chat.Turn, text: str | None):
+        if text is not None:
+            self.messages.append(MessageView(id=turn.user_message_id or "", role="user",
+                                             content=text.strip()))
+        self.messages.append(
+            MessageView(id=turn.assistant_message_id, role="assistant", status="pending",
+                        model_label=self.selected_model_label, live=True)
+        )
+        self.current_thread_id = turn.thread_id
+        live = await self.get_state(LiveState)
+        live._begin(message_id=turn.assistant_message_id, thread_id=turn.thread_id,
+                    new_thread=turn.new_thread)
+        sidebar = await self.get_state(SidebarState)
+        await sidebar._refresh(user_id)
+        events = [rx.set_value(COMPOSER_ID, ""), LiveState.run_generation,
+                  rx.call_script("window.chatappScrollToBottom && window.chatappScrollToBottom()")]
+        if turn.new_thread:
+            events.insert(0, rx.redirect(f"/chat/{turn.thread_id}", replace=True))
+        return events
+
+    @rx.event
+    async def retry(self, message_id: str):
+        """A new reply to the same message, as a sibling of the failed one."""
+        if self.busy:
+            return None
+        settings = get_settings()
+        try:
+            user_id = await current_user_id(self)
+            turn = await db.run(
+                lambda s: chat.retry_turn(
+                    s, settings=settings, user_id=user_id, message_id=message_id,
+                    model_id=self.model_id,
+                )
+            )
+        except ChatappError as exc:
+            self.notice = exc.user_message
+            return None
+        self.messages = [m for m in self.messages if m.id != message_id]
+        return await self._start(user_id, turn, None)
+
+    def _apply_final(self, snap: ReplySnapshot) -> None:
+        """Replace the streaming placeholder with the stored reply (private)."""
+        for i, m in enumerate(self.messages):
+            if m.id == snap.message_id:
+                self.messages[i] = MessageView(
+                    id=m.id, role="assistant", content=snap.text, status=snap.status,
+                    error=snap.error or "", can_retry=snap.status in ("error", "cancelled"),
+                    model_label=m.model_label,
+                )
+                break

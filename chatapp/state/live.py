@@ -1,0 +1,110 @@
+"""The reply being streamed in this tab: a small state of its own, so each flush is cheap."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import reflex as rx
+
+from chatapp.config import get_settings
+from chatapp.errors import ChatappError
+from chatapp.services import generation, streaming, titles
+from chatapp.services.generation import ReplySnapshot
+from chatapp.state.sidebar import SidebarState
+from chatapp.state.user import current_user_id
+
+log = logging.getLogger(__name__)
+
+# Past this many characters the unfinished tail is flushed less often, so a reply that
+# never reaches a paragraph break (one long code block) cannot send O(n²) bytes.
+TAIL_BYTES_PER_SECOND = 20_000
+
+
+class LiveState(rx.State):
+    active: bool = False
+    message_id: str = ""
+    thread_id: str = ""
+    # The live text is `head + tail`; only `tail` changes until a paragraph completes.
+    head: str = ""
+    tail: str = ""
+    reasoning: str = ""
+    stopping: bool = False
+    _pending: str = ""
+    _new_thread: bool = False
+    _last_tail_flush: float = 0.0
+
+    def _begin(self, *, message_id: str, thread_id: str, new_thread: bool) -> None:
+        self.active, self.stopping = True, False
+        self.message_id, self.thread_id = message_id, thread_id
+        self.head = self.tail = self.reasoning = ""
+        self._pending, self._new_thread = message_id, new_thread
+
+    def _reset(self) -> None:
+        self.active, self.stopping = False, False
+        self.message_id = self.thread_id = self.head = self.tail = self.reasoning = ""
+        self._pending = ""
+
+    def _show(self, snap: ReplySnapshot) -> None:
+        cut = streaming.stable_prefix_length(snap.text)
+        head, tail = snap.text[:cut], snap.text[cut:]
+        now = time.monotonic()
+        throttled = now - self._last_tail_flush < len(tail) / TAIL_BYTES_PER_SECOND
+        if head == self.head and len(tail) > 2000 and throttled:
+            return
+        self._last_tail_flush = now
+        if head != self.head:
+            self.head = head
+        self.tail = tail
+        if snap.reasoning != self.reasoning:
+            self.reasoning = snap.reasoning
+
+    @rx.event(background=True)
+    async def run_generation(self) -> None:
+        """Stream the pending reply of this tab (the id never comes from the browser)."""
+        async with self:
+            message_id, new_thread = self._pending, self._new_thread
+            self._pending = ""
+        if not message_id:
+            return
+        settings = get_settings()
+
+        async def publish(snap: ReplySnapshot) -> None:
+            async with self:
+                if self.message_id == snap.message_id and snap.status == "streaming":
+                    self._show(snap)
+
+        try:
+            final = await generation.generate_reply(message_id, settings=settings, publish=publish)
+        except Exception:
+            log.exception("generation task for %s crashed", message_id)
+            async with self:
+                self._reset()
+            return
+        from chatapp.state.chat import ChatState
+
+        async with self:
+            chat = await self.get_state(ChatState)
+            chat._apply_final(final)
+            sidebar = await self.get_state(SidebarState)
+            sidebar._mark_generating(final.thread_id, False)
+            if self.message_id == message_id:
+                self._reset()
+        if new_thread and settings.title_generation and final.status == "complete":
+            title = await titles.generate_title(final.thread_id, settings=settings)
+            if title:
+                async with self:
+                    sidebar = await self.get_state(SidebarState)
+                    sidebar._set_title(final.thread_id, title)
+
+    @rx.event
+    async def stop(self) -> None:
+        if not self.active or not self.message_id:
+            return
+        try:
+            user_id = await current_user_id(self)
+            await generation.request_stop(user_id, self.message_id)
+        except ChatappError as exc:
+            log.info("stop refused: %s", exc)
+            return
+        self.stopping = True

@@ -1,0 +1,24 @@
+"""Reflex configuration: chatapp's own settings live in chatapp/config.py."""
+
+import os
+
+import reflex as rx
+
+# No outbound calls at run time: telemetry and version checks off, npm pinned to its registry.
+os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
+os.environ.setdefault("REFLEX_USE_NPM", "1")
+os.environ.setdefault("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/")
+
+_port = int(os.environ.get("CHATAPP_PORT", "3000"))
+
+config = rx.Config(
+    app_name="chatapp",
+    telemetry_enabled=False,
+    show_built_with_reflex=False,
+    frontend_port=_port,
+    backend_port=_port,
+    redis_url=os.environ.get("CHATAPP_REDIS_URL") or None,
+    plugins=[],
+    disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
+)
