@@ -19,6 +19,10 @@ config = rx.Config(
     frontend_port=_port,
     backend_port=_port,
     redis_url=os.environ.get("CHATAPP_REDIS_URL") or None,
-    plugins=[],
-    disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(accent_color="violet", gray_color="slate", radius="large")
+        )
+    ],
+    disable_plugins=[rx.plugins.SitemapPlugin],
 )

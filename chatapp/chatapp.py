@@ -9,7 +9,6 @@ from chatapp.pages import chat
 from chatapp.state.chat import ChatState
 
 app = rx.App(
-    theme=rx.theme(accent_color="violet", gray_color="slate", radius="large"),
     stylesheets=["/chat.css"],
     head_components=[rx.el.script(src="/chat.js", defer=True)],
     api_transformer=SessionCookieMiddleware,

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # Streaming cadence: how often live text reaches the browser and the database.
     stream_flush_seconds: float = Field(default=0.05, gt=0, le=1.0)
     stream_checkpoint_seconds: float = Field(default=1.0, gt=0, le=10.0)
+    # Send only the unfinished paragraph of a live reply; off only to measure its effect.
+    stream_live_split: bool = True
     title_generation: bool = True
 
     @field_validator(

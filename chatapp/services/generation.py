@@ -46,6 +46,7 @@ class _Progress:
     usage: Usage | None = None
     first_token_at: float | None = None
     changed: bool = False
+    news: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def generate_reply(
@@ -68,6 +69,7 @@ async def generate_reply(
     progress = _Progress()
     started = time.monotonic()
     producer: asyncio.Task[None] | None = None
+    provider: Provider | None = None
     outcome = MessageStatus.COMPLETE
     failure: ChatappError | None = None
     try:
@@ -83,19 +85,28 @@ async def generate_reply(
         producer = asyncio.create_task(_consume(provider, request, progress))
         if publish:
             await publish(snap)
+        interval = settings.stream_flush_seconds
+        last_flush = float("-inf")  # the first token goes out at once
         last_checkpoint = time.monotonic()
         while True:
-            done, _ = await asyncio.wait({producer}, timeout=settings.stream_flush_seconds)
+            if not progress.changed and not producer.done():
+                await _wait_for_news(progress, producer, timeout=interval)
             if await signals.is_requested(message_id):
                 outcome = MessageStatus.CANCELLED
                 break
+            hold = last_flush + interval - time.monotonic()
+            if progress.changed and hold > 0 and not producer.done():
+                # Batch: at most one flush per interval, however fast tokens come.
+                await asyncio.wait({producer}, timeout=hold)
+            done = producer.done()
             if progress.changed:
                 progress.changed = False
                 snap = replace(snap, text="".join(progress.text),
                                reasoning="".join(progress.reasoning))
                 if publish and not done:
                     await publish(snap)
-                if time.monotonic() - last_checkpoint >= settings.stream_checkpoint_seconds:
+                last_flush = time.monotonic()
+                if last_flush - last_checkpoint >= settings.stream_checkpoint_seconds:
                     await db.run(_checkpoint, message_id, snap.text, snap.reasoning)
                     last_checkpoint = time.monotonic()
             if done:
@@ -115,6 +126,8 @@ async def generate_reply(
             producer.cancel()
             with contextlib.suppress(BaseException):
                 await producer
+        if provider is not None:
+            await _close(provider)
         snap = replace(
             snap,
             text="".join(progress.text),
@@ -135,6 +148,20 @@ async def generate_reply(
     return snap
 
 
+async def _wait_for_news(progress: _Progress, producer: asyncio.Task[None], *,
+                         timeout: float) -> None:
+    """Sleep until new text arrives, the stream ends, or `timeout` (to check Stop)."""
+    progress.news.clear()
+    if progress.changed:
+        return
+    news = asyncio.ensure_future(progress.news.wait())
+    try:
+        await asyncio.wait({producer, news}, timeout=timeout,
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        news.cancel()
+
+
 async def _consume(provider: Provider, request: StreamRequest, progress: _Progress) -> None:
     stream = provider.stream(request)
     try:
@@ -151,9 +178,18 @@ async def _consume(provider: Provider, request: StreamRequest, progress: _Progre
             if progress.first_token_at is None:
                 progress.first_token_at = time.monotonic()
             progress.changed = True
+            progress.news.set()
     finally:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
+            await aclose()
+
+
+async def _close(provider: Provider) -> None:
+    """Close the adapter's HTTP client now, not from a finalizer on some other event loop."""
+    aclose = getattr(provider, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
             await aclose()
 
 

@@ -6,7 +6,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from http.cookies import CookieError, SimpleCookie
 
 from sqlmodel import Session, select
 
@@ -63,10 +62,14 @@ def token_from_cookie_header(header: str | None) -> str | None:
     """The raw session token in a Cookie header, if any."""
     if not header:
         return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(header)
-    except CookieError:
-        return None
-    morsel = jar.get(COOKIE_NAME)
-    return morsel.value if morsel else None
+    # Split by hand: http.cookies gives up on the whole header at the first cookie it finds
+    # malformed (a JSON value or a bare name set by another app on the same host), which
+    # would lose our session and mint a new anonymous user on every page load.
+    for part in header.split(";"):
+        name, sep, value = part.partition("=")
+        if sep and name.strip() == COOKIE_NAME:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value or None
+    return None

@@ -28,6 +28,10 @@ class ModelOption:
     reasoning: bool
 
 
+# Provider ids whose settings use another name (CHATAPP_GEMINI_API_KEY for "google").
+SETTINGS_PREFIX = {"google": "gemini"}
+
+
 def credentials(settings: Settings, provider_id: str) -> Credentials | None:
     """The key and endpoint for a provider, or None when it is not configured."""
     if provider_id == "local":
@@ -38,10 +42,11 @@ def credentials(settings: Settings, provider_id: str) -> Credentials | None:
         if not settings.ollama_base_url:
             return None
         return Credentials(None, settings.ollama_base_url)
-    secret = getattr(settings, f"{provider_id}_api_key", None)
+    prefix = SETTINGS_PREFIX.get(provider_id, provider_id)
+    secret = getattr(settings, f"{prefix}_api_key", None)
     if secret is None:
         return None
-    base_url = getattr(settings, f"{provider_id}_base_url", None)
+    base_url = getattr(settings, f"{prefix}_base_url", None)
     return Credentials(secret.get_secret_value(), base_url)
 
 

@@ -52,6 +52,7 @@ async def generate_title(
     if found is None:
         return None
     thread, question, answer = found
+    provider = None
     try:
         model, provider = resolve(settings, thread.model_id)
         request = StreamRequest(
@@ -75,7 +76,13 @@ async def generate_title(
     except (ChatappError, TimeoutError) as exc:
         log.info("title generation for %s skipped: %s", thread_id, type(exc).__name__)
         return None
-    title = threads.clean_title(collected.content.splitlines()[0] if collected.content else "")
+    finally:
+        aclose = getattr(provider, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    # Small models often open with a blank line: the title is the first line with text.
+    first_line = next((ln for ln in collected.content.splitlines() if ln.strip()), "")
+    title = threads.clean_title(first_line)
     if len(title) < 2:
         return None
     await db.run(_save, thread_id, title)

@@ -46,7 +46,8 @@ class LiveState(rx.State):
         self._pending = ""
 
     def _show(self, snap: ReplySnapshot) -> None:
-        cut = streaming.stable_prefix_length(snap.text)
+        split = get_settings().stream_live_split
+        cut = streaming.stable_prefix_length(snap.text) if split else 0
         head, tail = snap.text[:cut], snap.text[cut:]
         now = time.monotonic()
         throttled = now - self._last_tail_flush < len(tail) / TAIL_BYTES_PER_SECOND

@@ -1,0 +1,1 @@
+"""Benchmarks (run by hand; figures in docs/benchmarks.md)."""

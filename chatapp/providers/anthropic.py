@@ -1,0 +1,240 @@
+"""Adapter for Anthropic's Messages API, with extended thinking surfaced as reasoning."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import anthropic
+import httpx2
+
+from chatapp import errors
+from chatapp.providers.base import (
+    ChatMessage,
+    Event,
+    Finish,
+    ReasoningDelta,
+    StreamRequest,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_MAX_TOKENS = 1024  # Anthropic requires max_tokens; the app usually passes its own
+MIN_THINKING_BUDGET = 1024  # the API refuses smaller budgets
+STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+CONTEXT_MARKERS = ("prompt is too long", "context window", "context length", "too many tokens")
+KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")
+
+
+def _redact(text: str, api_key: str | None) -> str:
+    if api_key:
+        text = text.replace(api_key, "[redacted]")
+    return KEY_LIKE.sub("[redacted]", text)
+
+
+def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
+    """System text apart; consecutive same-role turns merged, since turns must alternate.
+
+    Empty turns (a failed reply's placeholder) are dropped: the API refuses empty text.
+    """
+    system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content.strip())
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        if message.role == "system" or not message.content.strip():
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] += "\n\n" + message.content
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    return system, turns
+
+
+class AnthropicProvider:
+    """Streams from the Messages API as raw server-sent events."""
+
+    def __init__(self, *, base_url: str | None, api_key: str | None, timeout: float = 60.0) -> None:
+        self._api_key = api_key
+        self._base_url = base_url or DEFAULT_BASE_URL
+        parts = urlsplit(self._base_url)
+        self._host = (
+            f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "the provider"
+        )
+        # Explicit key and URL: otherwise the SDK falls back to ANTHROPIC_* variables and
+        # profile files on disk, which would make configuration invisible.
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key or "not-needed",
+            base_url=self._base_url,
+            timeout=timeout,
+            max_retries=0,  # retrying is the caller's decision
+        )
+
+    async def aclose(self) -> None:
+        """Close pooled connections; otherwise the SDK closes them from __del__ on some loop."""
+        await self._client.close()
+
+    def _params(self, request: StreamRequest) -> dict[str, Any]:
+        system, turns = to_anthropic(request.messages)
+        max_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
+        params: dict[str, Any] = {"model": request.model, "messages": turns, "stream": True}
+        if system:
+            params["system"] = system
+        if request.reasoning:
+            budget = max(MIN_THINKING_BUDGET, request.reasoning_budget_tokens)
+            params["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            if max_tokens <= budget:
+                # max_tokens counts thinking too; keep the answer its own allowance on top.
+                max_tokens += budget
+            # Thinking only allows the default temperature, so a set one is left out.
+        elif request.temperature is not None:
+            # SDK 1.x dropped the typed argument (the API deprecates sampling parameters and
+            # newer models refuse them); models that still take it get it through the body.
+            params["extra_body"] = {"temperature": request.temperature}
+        params["max_tokens"] = max_tokens
+        return params
+
+    async def stream(self, request: StreamRequest) -> AsyncIterator[Event]:
+        try:
+            stream = await self._client.messages.create(**self._params(request))
+        except (anthropic.APIError, httpx2.RequestError) as exc:
+            raise self._map(exc, streaming=False, model=request.model) from None
+        counts = {"input": 0, "cache_read": 0, "cache_write": 0, "output": 0, "thinking": 0}
+        tools: dict[int, list[str]] = {}  # block index -> [id, name, json pieces...]
+        stop: str | None = None
+        finished = False
+        try:
+            async for event in stream:
+                kind = event.type
+                if kind == "content_block_delta":
+                    delta = event.delta
+                    if delta.type == "text_delta":
+                        yield TextDelta(delta.text)
+                    elif delta.type == "thinking_delta":
+                        yield ReasoningDelta(delta.thinking)
+                    elif delta.type == "input_json_delta" and event.index in tools:
+                        tools[event.index].append(delta.partial_json)
+                elif kind == "message_start":
+                    _count(counts, event.message.usage)
+                elif kind == "content_block_start" and event.content_block.type == "tool_use":
+                    tools[event.index] = [event.content_block.id, event.content_block.name]
+                elif kind == "content_block_stop" and event.index in tools:
+                    call_id, name, *pieces = tools.pop(event.index)
+                    yield ToolCall(id=call_id, name=name, arguments="".join(pieces) or "{}")
+                elif kind == "message_delta":
+                    stop = event.delta.stop_reason or stop
+                    _count(counts, event.usage)
+                elif kind == "message_stop":
+                    finished = True
+        except (anthropic.APIError, httpx2.RequestError, json.JSONDecodeError) as exc:
+            raise self._map(exc, streaming=True, model=request.model) from None
+        finally:
+            # Runs on aclose() too, so an abandoned reply stops the server generating it.
+            await stream.close()
+        if not finished:
+            raise errors.ProviderConnectionError(
+                f"stream from {self._host} ended before message_stop"
+            )
+        yield Usage(
+            # chatapp counts cached prompt tokens inside input_tokens, as OpenAI does.
+            input_tokens=counts["input"] + counts["cache_read"] + counts["cache_write"],
+            output_tokens=max(0, counts["output"] - counts["thinking"]),
+            reasoning_tokens=counts["thinking"],
+            cached_tokens=counts["cache_read"],
+        )
+        yield Finish(STOP_REASONS.get(stop or "end_turn", stop or "stop"))
+
+    def _map(self, exc: BaseException, *, streaming: bool, model: str) -> errors.ProviderError:
+        """Translate an SDK or transport failure into chatapp's error, never quoting the key."""
+        detail = _redact(f"{type(exc).__name__}: {exc}", self._api_key)
+        cause = exc.__cause__
+        if cause is not None and str(cause) != str(exc):
+            detail += _redact(f" ({type(cause).__name__}: {cause})", self._api_key)
+        if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
+            return errors.ProviderTimeoutError(detail)
+        if isinstance(exc, (anthropic.APIConnectionError, httpx2.RequestError)):
+            if not streaming and _never_connected(exc):
+                return errors.ProviderUnavailableError(
+                    f"Could not reach {self._host}: {detail}",
+                    user_message=f"Could not reach {self._host}. Is the provider running?",
+                )
+            return errors.ProviderConnectionError(detail)
+        if not isinstance(exc, anthropic.APIStatusError):
+            return errors.ProviderError(detail)
+        # An `error` event inside a 200 stream arrives as a status error with status 200.
+        status = exc.status_code if exc.status_code >= 400 else None
+        kind = exc.type or ""
+        message = _redact(exc.api_message or "", self._api_key)
+        return _error_for(status, kind, message, detail, model=model)
+
+
+def _count(counts: dict[str, int], usage: Any) -> None:
+    """message_start and message_delta both carry usage; later non-null values win."""
+    if usage is None:
+        return
+    for key, field_name in (
+        ("input", "input_tokens"),
+        ("cache_read", "cache_read_input_tokens"),
+        ("cache_write", "cache_creation_input_tokens"),
+        ("output", "output_tokens"),
+    ):
+        value = getattr(usage, field_name, None)
+        if value is not None:
+            counts[key] = value
+    details = getattr(usage, "output_tokens_details", None)
+    if details is not None and details.thinking_tokens is not None:
+        counts["thinking"] = details.thinking_tokens
+
+
+def _never_connected(exc: BaseException) -> bool:
+    current: BaseException | None = exc
+    for _ in range(10):  # the cause chain is short; the bound guards against cycles
+        if current is None:
+            return False
+        if isinstance(current, (httpx2.ConnectError, ConnectionRefusedError, socket.gaierror)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _error_for(
+    status: int | None, kind: str, message: str, detail: str, *, model: str
+) -> errors.ProviderError:
+    """The error body's type first (it is all a mid-stream error has), then the status."""
+    lowered = message.lower()
+    if kind in ("authentication_error", "permission_error") or status in (401, 403):
+        return errors.ProviderAuthError(detail, status_code=status)
+    if kind == "rate_limit_error" or status == 429:
+        return errors.ProviderRateLimitError(detail, status_code=status)
+    if kind in ("overloaded_error", "api_error") or (status is not None and status >= 500):
+        return errors.ProviderUnavailableError(detail, status_code=status)
+    if kind == "timeout_error" or status in (408, 504):
+        return errors.ProviderTimeoutError(detail, status_code=status)
+    if any(marker in lowered for marker in CONTEXT_MARKERS):
+        return errors.ContextLengthError(detail, status_code=status)
+    if kind == "not_found_error" or status == 404:
+        return errors.ProviderBadRequestError(
+            detail,
+            status_code=status,
+            user_message=f"The provider does not offer the model {model!r}.",
+        )
+    if kind in ("invalid_request_error", "request_too_large") or (
+        status is not None and 400 <= status < 500
+    ):
+        return errors.ProviderBadRequestError(
+            detail,
+            status_code=status,
+            user_message=f"The provider refused the request: {message[:300]}" if message else None,
+        )
+    return errors.ProviderError(detail, status_code=status)

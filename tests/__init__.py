@@ -1,0 +1,1 @@
+"""chatapp tests."""

@@ -1,0 +1,116 @@
+"""A scripted Provider for domain tests: fixed events, optional delay and failure, and a record."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+from chatapp.config import Settings
+from chatapp.errors import ModelUnavailableError
+from chatapp.providers.base import Event, Provider, StreamRequest, TextDelta
+from chatapp.providers.catalog import ModelInfo, get_model
+
+
+class ScriptedProvider:
+    """Yields `events` in order, waiting `delay` seconds before each one.
+
+    With `error`, raises it after `raise_after` events (after all of them when None), the way
+    a provider fails before or mid-stream. Every StreamRequest is kept in `requests`;
+    `closed_early` says whether the consumer closed a stream (``aclose``) before it ended.
+    """
+
+    def __init__(
+        self,
+        events: Sequence[Event] = (),
+        *,
+        error: BaseException | None = None,
+        raise_after: int | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        self.events = list(events)
+        self.error = error
+        self.raise_after = len(self.events) if raise_after is None else raise_after
+        self.delay = delay
+        self.requests: list[StreamRequest] = []
+        self.closed_early = False
+        self.sent = 0  # events handed to the consumer, over all streams
+
+    @classmethod
+    def text(
+        cls,
+        *chunks: str,
+        error: BaseException | None = None,
+        raise_after: int | None = None,
+        delay: float = 0.0,
+    ) -> ScriptedProvider:
+        """A provider that streams these text chunks."""
+        return cls(
+            [TextDelta(c) for c in chunks], error=error, raise_after=raise_after, delay=delay
+        )
+
+    def stream(self, request: StreamRequest) -> _ScriptedStream:
+        self.requests.append(request)
+        return _ScriptedStream(self)
+
+
+class _ScriptedStream:
+    """The async iterator of one stream (a class, not a generator, so aclose is observable)."""
+
+    def __init__(self, provider: ScriptedProvider) -> None:
+        self._provider = provider
+        self._index = 0
+        self._ended = False
+
+    def __aiter__(self) -> _ScriptedStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        p = self._provider
+        if self._ended:
+            raise StopAsyncIteration
+        if p.error is not None and self._index >= p.raise_after:
+            self._ended = True
+            raise p.error
+        if self._index >= len(p.events):
+            self._ended = True
+            raise StopAsyncIteration
+        if p.delay:
+            await asyncio.sleep(p.delay)
+        event = p.events[self._index]
+        self._index += 1
+        p.sent += 1
+        return event
+
+    async def aclose(self) -> None:
+        if not self._ended:
+            self._provider.closed_early = True
+        self._ended = True
+
+
+Resolver = Callable[[Settings, str], tuple[ModelInfo, Provider]]
+
+
+def resolver(
+    provider: Provider, model_id: str | None = None, *, context_window: int | None = None
+) -> Resolver:
+    """A stand-in for chatapp.services.models.resolve that always hands out `provider`.
+
+    The catalog entry is `model_id`'s (default: whichever id the service asks for); unknown ids
+    raise ModelUnavailableError like the real resolver. `context_window` overrides the entry's.
+    """
+
+    def resolve(settings: Settings, requested: str) -> tuple[ModelInfo, Provider]:
+        wanted = model_id or requested
+        model = get_model(wanted)
+        if model is None:
+            raise ModelUnavailableError(
+                f"unknown model {wanted!r}", user_message=f"Unknown model “{wanted}”."
+            )
+        if context_window is not None:
+            model = ModelInfo(
+                model.provider, model.api_model, model.label, context_window,
+                vision=model.vision, reasoning=model.reasoning, tools=model.tools,
+            )
+        return model, provider
+
+    return resolve

@@ -1,0 +1,1 @@
+"""Provider adapters through the real SDKs over loopback HTTP."""
