@@ -56,6 +56,9 @@ class RedisStopSignals:
     async def clear(self, message_id: str) -> None:
         await self._redis.delete(self._key(message_id))
 
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
 
 @lru_cache
 def get_stop_signals() -> StopSignals:

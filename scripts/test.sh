@@ -22,7 +22,8 @@ trap cleanup EXIT
 # --- PostgreSQL: a throwaway cluster owned by the postgres user --------------------------
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 as_pg() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-mkdir -p "$RUN_DIR/pg" && chown postgres "$RUN_DIR/pg" 2>/dev/null || true
+# The server (running as postgres) writes its log and socket into RUN_DIR.
+[[ $(id -u) == 0 ]] && chown postgres "$RUN_DIR"
 as_pg "$PG_BIN/initdb" -D "$RUN_DIR/pg" -U chatapp -A trust --no-sync >/dev/null
 as_pg "$PG_BIN/pg_ctl" -D "$RUN_DIR/pg" -l "$RUN_DIR/pg.log" -w \
   -o "-p $PG_PORT -k $RUN_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null

@@ -43,8 +43,9 @@ def notice() -> rx.Component:
 
 
 def send_or_stop() -> rx.Component:
+    # Stop belongs to the thread that is streaming; other threads keep their Send button.
     return rx.cond(
-        LiveState.active,
+        LiveState.active & (LiveState.thread_id == ChatState.current_thread_id),
         rx.button(
             rx.icon("square", size=14), "Stop", type="button", color_scheme="gray",
             on_click=LiveState.stop, loading=LiveState.stopping, data_testid="stop-button",

@@ -32,6 +32,7 @@ def reply_error(msg: MessageView) -> rx.Component:
         rx.button(
             rx.icon("rotate-ccw", size=14), "Retry",
             size="1", variant="soft", on_click=ChatState.retry(msg.id),
+            justify_self="start",  # the callout is a grid: without this it spans the row
             data_testid="retry-button",
         ),
         color_scheme="red", size="1", class_name="reply-error", data_testid="reply-error",

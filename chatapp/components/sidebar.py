@@ -14,7 +14,7 @@ def thread_link(item: ThreadItem) -> rx.Component:
         rx.cond(item.first_in_group, rx.text(item.group, class_name="group-label")),
         rx.link(
             rx.hstack(
-                rx.text(item.title, class_name="thread-title", trim="both"),
+                rx.text(item.title, class_name="thread-title"),
                 rx.cond(item.generating, rx.spinner(size="1", data_testid="thread-spinner")),
                 align="center", width="100%", justify="between",
             ),

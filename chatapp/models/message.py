@@ -35,6 +35,12 @@ class Message(SQLModel, table=True):
         sa.Index("ix_messages_thread_created", "thread_id", "created_at"),
         sa.Index("ix_messages_parent", "parent_id"),
         sa.Index("ix_messages_status", "status"),
+        # At most one reply being written per thread, even when two sends race.
+        sa.Index(
+            "uq_messages_one_active_per_thread", "thread_id", unique=True,
+            sqlite_where=sa.text("status IN ('pending', 'streaming')"),
+            postgresql_where=sa.text("status IN ('pending', 'streaming')"),
+        ),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)

@@ -43,6 +43,8 @@ class Usage:
     output_tokens: int = 0
     reasoning_tokens: int = 0
     cached_tokens: int = 0
+    # True when the provider reported nothing and the adapter counted for itself.
+    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,12 +104,14 @@ class OpenAICompatibleProvider:
         tools: dict[int, _PendingToolCall] = {}
         usage: Usage | None = None
         finish: str | None = None
+        chunks = 0
         try:
             async for chunk in stream:
                 if chunk.usage is not None:
                     usage = _usage(chunk.usage)
                 for choice in chunk.choices[:1]:
                     for event in _deltas(choice.delta, tools):
+                        chunks += isinstance(event, TextDelta | ReasoningDelta)
                         yield event
                     if choice.finish_reason:
                         finish = choice.finish_reason
@@ -123,8 +125,9 @@ class OpenAICompatibleProvider:
             raise errors.ProviderConnectionError(f"stream from {self._host} ended before finishing")
         for call in tools.values():
             yield ToolCall(id=call.id, name=call.name, arguments="".join(call.arguments))
-        if usage is not None:
-            yield usage
+        # Some servers (llama-cpp-python's) ignore include_usage while streaming; they send
+        # one token per chunk, so counting chunks is a fair estimate that keeps usage honest.
+        yield usage or _estimated_usage(request, chunks)
         yield Finish(finish)
 
     async def _open(self, request: StreamRequest) -> openai.AsyncStream[ChatCompletionChunk]:
@@ -232,6 +235,11 @@ def _deltas(delta: Any, tools: dict[int, _PendingToolCall]) -> Iterator[Event]:
             pending.name = call.function.name or pending.name
             if call.function.arguments:
                 pending.arguments.append(call.function.arguments)
+
+
+def _estimated_usage(request: StreamRequest, chunks: int) -> Usage:
+    prompt_chars = sum(len(m.content) for m in request.messages)
+    return Usage(input_tokens=max(1, prompt_chars // 4), output_tokens=chunks, estimated=True)
 
 
 def _usage(usage: Any) -> Usage:

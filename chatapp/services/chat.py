@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from chatapp.config import Settings
@@ -74,11 +75,7 @@ def start_turn(
     session.add(user_msg)
     session.flush()
     reply = _placeholder(thread, parent_id=user_msg.id, model_id=model_id)
-    session.add(reply)
-    thread.leaf_message_id = reply.id
-    threads.touch(thread)
-    session.add(thread)
-    session.flush()
+    _add_reply(session, thread, reply)
     return Turn(thread.id, user_msg.id, reply.id, new_thread=thread_id is None)
 
 
@@ -95,13 +92,24 @@ def retry_turn(
     chosen = model_id or thread.model_id
     check_model(settings, chosen)
     reply = _placeholder(thread, parent_id=old.parent_id, model_id=chosen)
+    thread.model_id = chosen
+    _add_reply(session, thread, reply)
+    return Turn(thread.id, None, reply.id, new_thread=False)
+
+
+def _add_reply(session: Session, thread: Thread, reply: Message) -> None:
+    """Store a pending reply as the thread's new leaf; refuse a second concurrent one."""
     session.add(reply)
     thread.leaf_message_id = reply.id
-    thread.model_id = chosen
     threads.touch(thread)
     session.add(thread)
-    session.flush()
-    return Turn(thread.id, None, reply.id, new_thread=False)
+    try:
+        session.flush()
+    except IntegrityError:
+        # The unique index on active replies: another send on this thread won the race.
+        raise ValidationError(
+            "thread busy", user_message="Wait for the current reply to finish, or stop it."
+        ) from None
 
 
 def _placeholder(thread: Thread, *, parent_id: str, model_id: str) -> Message:

@@ -1,0 +1,68 @@
+"""Small builders shared by the service tests: users, turns, finished replies, fresh reads."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, func, select
+
+from chatapp.config import Settings
+from chatapp.models import Message, MessageStatus, User
+from chatapp.services import chat
+
+LOCAL = "local/smollm2-135m"
+M = TypeVar("M", bound=SQLModel)
+
+
+def make_user(session: Session) -> str:
+    user = User()
+    session.add(user)
+    session.commit()
+    return user.id
+
+
+def send(
+    session: Session, settings: Settings, user_id: str, content: str,
+    thread_id: str | None = None, model_id: str = LOCAL,
+) -> chat.Turn:
+    """start_turn, committed, as the send handler does."""
+    turn = chat.start_turn(
+        session, settings=settings, user_id=user_id, thread_id=thread_id, content=content,
+        model_id=model_id,
+    )
+    session.commit()
+    return turn
+
+
+def settle(
+    session: Session, message_id: str, content: str = "ok",
+    status: MessageStatus = MessageStatus.COMPLETE,
+) -> None:
+    """Give a reply its final state, as generation would have."""
+    msg = session.get(Message, message_id)
+    assert msg is not None
+    msg.content, msg.status = content, status
+    session.add(msg)
+    session.commit()
+
+
+def fresh(engine: Engine, model: type[M], ident: str) -> M | None:
+    """The row as another connection sees it now (not the test session's cached copy)."""
+    with Session(engine) as other:
+        return other.get(model, ident)
+
+
+def count(session: Session, model: type[SQLModel]) -> int:
+    session.expire_all()
+    return session.exec(select(func.count()).select_from(model)).one()
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    """Rows per table, read on a new connection: shows whether anything was written."""
+    with engine.connect() as conn:
+        return {
+            t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for t in SQLModel.metadata.sorted_tables
+        }
