@@ -229,6 +229,19 @@ def _finish(
     session.add(reply)
 
 
+async def load_snapshot(message_id: str) -> ReplySnapshot | None:
+    """The stored state of a reply (what another tab shows while it streams elsewhere)."""
+
+    def load(session: Session) -> ReplySnapshot | None:
+        msg = session.get(Message, message_id)
+        if msg is None:
+            return None
+        return ReplySnapshot(msg.id, msg.thread_id, msg.content, msg.reasoning, msg.status,
+                             msg.error, msg.error_code)
+
+    return await db.run(load)
+
+
 async def request_stop(
     session_user_id: str, message_id: str, *, stop_signals: StopSignals | None = None
 ) -> None:

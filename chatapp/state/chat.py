@@ -43,7 +43,7 @@ class ChatState(rx.State):
         return self.model_id
 
     @rx.event
-    async def load_page(self) -> None:
+    async def load_page(self):
         """on_load of `/` and `/chat/[thread_id]`."""
         settings = get_settings()
         self.notice = ""
@@ -65,15 +65,21 @@ class ChatState(rx.State):
         await sidebar._refresh(user_id)
         if thread_id:
             await self._load_messages(user_id)
-        live = await self.get_state(LiveState)
-        if live.active and live.thread_id == thread_id:
-            streaming = [m for m in self.messages
-                         if m.id == live.message_id and m.status in ("pending", "streaming")]
-            if streaming:
-                streaming[0].live = True
-            else:
-                live._reset()  # the stream ended while this tab was away, or the server restarted
         self.loaded = True
+        live = await self.get_state(LiveState)
+        last = self.messages[-1] if self.messages else None
+        writing = last is not None and last.status in ("pending", "streaming")
+        if live.active and live.thread_id == thread_id:
+            if writing and last.id == live.message_id:
+                last.live = True
+                return None
+            live._reset()  # the stream ended while this tab was away, or the server restarted
+        if writing:
+            # Streaming in another tab or worker: follow its checkpoints in the live block.
+            last.live = True
+            live._watch(message_id=last.id, thread_id=thread_id, text=last.content)
+            return LiveState.follow_reply
+        return None
 
     async def _load_messages(self, user_id: str) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 # Past this many characters the unfinished tail is flushed less often, so a reply that
 # never reaches a paragraph break (one long code block) cannot send O(n²) bytes.
 TAIL_BYTES_PER_SECOND = 20_000
+FOLLOW_POLL_SECONDS = 0.5
 
 
 class LiveState(rx.State):
@@ -31,6 +33,7 @@ class LiveState(rx.State):
     reasoning: str = ""
     stopping: bool = False
     _pending: str = ""
+    _follow: str = ""
     _new_thread: bool = False
     _last_tail_flush: float = 0.0
 
@@ -39,6 +42,12 @@ class LiveState(rx.State):
         self.message_id, self.thread_id = message_id, thread_id
         self.head = self.tail = self.reasoning = ""
         self._pending, self._new_thread = message_id, new_thread
+
+    def _watch(self, *, message_id: str, thread_id: str, text: str) -> None:
+        """Show a reply another tab (or worker) is writing, from its saved checkpoints."""
+        self._begin(message_id=message_id, thread_id=thread_id, new_thread=False)
+        self._pending, self._follow = "", message_id
+        self._show(ReplySnapshot(message_id, thread_id, text=text, status="streaming"))
 
     def _reset(self) -> None:
         self.active, self.stopping = False, False
@@ -97,6 +106,37 @@ class LiveState(rx.State):
                 async with self:
                     sidebar = await self.get_state(SidebarState)
                     sidebar._set_title(final.thread_id, title)
+
+    @rx.event(background=True)
+    async def follow_reply(self) -> None:
+        """Poll the checkpoints of a reply streaming elsewhere until it ends."""
+        async with self:
+            message_id, self._follow = self._follow, ""
+        if not message_id:
+            return
+        while True:
+            snap = await generation.load_snapshot(message_id)
+            if snap is None:
+                async with self:
+                    if self.message_id == message_id:
+                        self._reset()
+                return
+            if snap.status not in ("pending", "streaming"):
+                break
+            async with self:
+                if self.message_id != message_id or not self.active:
+                    return  # the tab moved on
+                self._show(snap)
+            await asyncio.sleep(FOLLOW_POLL_SECONDS)
+        from chatapp.state.chat import ChatState
+
+        async with self:
+            chat = await self.get_state(ChatState)
+            chat._apply_final(snap)
+            sidebar = await self.get_state(SidebarState)
+            sidebar._mark_generating(snap.thread_id, False)
+            if self.message_id == message_id:
+                self._reset()
 
     @rx.event
     async def stop(self) -> None:
