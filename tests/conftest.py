@@ -101,3 +101,9 @@ def settings() -> Settings:
         stream_flush_seconds=0.02,
         stream_checkpoint_seconds=0.1,
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the browser tests last: Playwright's sync API keeps an event loop running in
+    this thread for the rest of the session, which pytest-asyncio's tests cannot share."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

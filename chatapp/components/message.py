@@ -47,6 +47,9 @@ def live_reply() -> rx.Component:
             typing_dots(),
             rx.fragment(markdown(LiveState.head), markdown(LiveState.tail)),
         ),
+        # Same footer as a finished reply, so the page does not shift when it ends.
+        rx.text(ChatState.selected_model_label, size="1", color_scheme="gray",
+                class_name="model-label"),
         class_name="msg msg-assistant",
         data_testid="live-reply",
     )

