@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +115,9 @@ def test_impossible_values_are_refused_at_start(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name.removeprefix("CHATAPP_").lower()):
         _settings()
+
+
+def test_every_setting_is_documented_with_its_variable() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    missing = [name for name in Settings.model_fields if f"`CHATAPP_{name.upper()}`" not in doc]
+    assert missing == []

@@ -430,3 +430,41 @@ def test_model_picker_chooses_the_model_that_answers(page: Page, wire) -> None:
 
     page.reload()  # the thread remembers its model
     expect(page.get_by_test_id("model-picker")).to_have_text("GPT-4.1")
+
+
+# --- following the stream ------------------------------------------------------------------
+
+SCROLL_STATE = (
+    "() => { const m = document.getElementById('messages');"
+    " return {top: m.scrollTop, gap: m.scrollHeight - m.scrollTop - m.clientHeight}; }"
+)
+
+
+def test_the_view_follows_the_stream_only_while_the_reader_is_at_the_bottom(page: Page) -> None:
+    page.set_viewport_size({"width": 1100, "height": 600})
+    open_chat(page)
+    send(page, "a long one [[tokens=3000 rate=120]]")
+    page.wait_for_function(
+        "() => { const m = document.getElementById('messages');"
+        " return m && m.scrollHeight > m.clientHeight + 300; }",
+        timeout=REPLY_TIMEOUT,
+    )
+    length = wait_for_growth(page, LIVE, 0)
+    length = wait_for_growth(page, LIVE, length + 200)
+    assert page.evaluate(SCROLL_STATE)["gap"] < 80  # pinned to the newest text
+
+    page.mouse.move(600, 300)
+    page.mouse.wheel(0, -400)  # the reader scrolls up to read something
+    page.wait_for_function("() => document.getElementById('messages').scrollTop > 0")
+    held = page.evaluate(SCROLL_STATE)
+    assert held["gap"] > 200
+    length = wait_for_growth(page, LIVE, length + 400)
+    after = page.evaluate(SCROLL_STATE)
+    assert after["top"] == held["top"]  # the text grew, the view stayed put
+    assert after["gap"] > held["gap"]
+
+    page.mouse.wheel(0, 100_000)  # back to the bottom: following resumes
+    wait_for_growth(page, LIVE, length + 400)
+    assert page.evaluate(SCROLL_STATE)["gap"] < 80
+    page.get_by_test_id("stop-button").click()
+    expect(page.get_by_test_id("reply-stopped")).to_be_visible(timeout=REPLY_TIMEOUT)
