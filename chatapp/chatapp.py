@@ -10,7 +10,10 @@ from chatapp.state.chat import ChatState
 
 app = rx.App(
     stylesheets=["/chat.css"],
-    head_components=[rx.el.script(src="/chat.js", defer=True)],
+    head_components=[
+        rx.el.script(src="/chat.js", defer=True),
+        rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+    ],
     api_transformer=SessionCookieMiddleware,
 )
 app.add_page(chat.index, route="/", title="chatapp", on_load=ChatState.load_page)

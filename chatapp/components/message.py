@@ -42,11 +42,10 @@ def reply_error(msg: MessageView) -> rx.Component:
 def live_reply() -> rx.Component:
     """The reply streaming in this tab; `head` stays put while `tail` grows."""
     return rx.box(
-        rx.cond(
-            (LiveState.head == "") & (LiveState.tail == ""),
-            typing_dots(),
-            rx.fragment(markdown(LiveState.head), markdown(LiveState.tail)),
-        ),
+        # The Markdown is mounted while waiting, so the first token only updates its text.
+        rx.cond((LiveState.head == "") & (LiveState.tail == ""), typing_dots()),
+        markdown(LiveState.head),
+        markdown(LiveState.tail),
         # Same footer as a finished reply, so the page does not shift when it ends.
         rx.text(ChatState.selected_model_label, size="1", color_scheme="gray",
                 class_name="model-label"),
