@@ -20,6 +20,9 @@
     stick = true;
     el.scrollTop = el.scrollHeight;
     el.addEventListener("scroll", function () { stick = atBottom(el); }, { passive: true });
+    // Scrolling up must win at once, before a streamed update pulls the view back down.
+    el.addEventListener("wheel", function (e) { if (e.deltaY < 0) stick = false; }, { passive: true });
+    el.addEventListener("touchmove", function () { stick = atBottom(el); }, { passive: true });
     new MutationObserver(function () {
       if (stick) el.scrollTop = el.scrollHeight;
     }).observe(el, { childList: true, subtree: true, characterData: true });

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chatapp.api.auth import build_auth_app
 from chatapp.api.session import SessionCookieMiddleware
-from chatapp.pages import chat
+from chatapp.pages import account, chat, signin
+from chatapp.state.account import AccountState
 from chatapp.state.chat import ChatState
+from chatapp.state.signin import SignInState
 
 app = rx.App(
     stylesheets=["/chat.css"],
@@ -14,9 +17,14 @@ app = rx.App(
         rx.el.script(src="/chat.js", defer=True),
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
     ],
-    api_transformer=SessionCookieMiddleware,
+    # Sign-in routes match first; the session middleware wraps them and Reflex's app.
+    api_transformer=[build_auth_app(), SessionCookieMiddleware],
 )
 app.add_page(chat.index, route="/", title="chatapp", on_load=ChatState.load_page)
 app.add_page(
     chat.thread, route="/chat/[thread_id]", title="chatapp", on_load=ChatState.load_page
+)
+app.add_page(signin.page, route="/signin", title="Sign in · chatapp", on_load=SignInState.load)
+app.add_page(
+    account.page, route="/settings/account", title="Account · chatapp", on_load=AccountState.load
 )

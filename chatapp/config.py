@@ -49,6 +49,21 @@ class Settings(BaseSettings):
     groq_base_url: str | None = None
     ollama_base_url: str | None = None
 
+    # Sign-in. A provider's button appears once its client id and secret are set.
+    public_url: str | None = None  # e.g. https://chat.example.org (for OAuth redirect URLs)
+    session_days: int = Field(default=30, ge=1, le=400)
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    github_base_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_issuer: str = "https://accounts.google.com"
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_name: str = "Single sign-on"
+
     default_model: str = "local/smollm2-135m"
     max_output_tokens: int = Field(default=1024, ge=16, le=200_000)
     request_timeout_seconds: float = Field(default=60.0, gt=0)
@@ -65,6 +80,13 @@ class Settings(BaseSettings):
         "openrouter_api_key",
         "gemini_api_key",
         "groq_api_key",
+        "github_client_id",
+        "github_client_secret",
+        "google_client_id",
+        "google_client_secret",
+        "oidc_issuer",
+        "oidc_client_id",
+        "oidc_client_secret",
         mode="before",
     )
     @classmethod

@@ -10,7 +10,9 @@ from chatapp.db import session_scope
 from chatapp.services import identity
 
 # Requests that never need a session: Reflex's socket, uploads, static assets.
-SKIP_PREFIXES = ("/_event", "/_upload", "/_health", "/ping", "/assets/", "/_next/", "/favicon")
+SKIP_PREFIXES = (
+    "/_event", "/_upload", "/_health", "/ping", "/assets/", "/_next/", "/favicon", "/auth/",
+)
 
 
 class SessionCookieMiddleware:

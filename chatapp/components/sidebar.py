@@ -26,6 +26,34 @@ def thread_link(item: ThreadItem) -> rx.Component:
     )
 
 
+def account_footer() -> rx.Component:
+    return rx.box(
+        rx.cond(
+            SidebarState.signed_in,
+            rx.link(
+                rx.hstack(
+                    rx.avatar(src=SidebarState.avatar_url, fallback="☺", size="2", radius="full"),
+                    rx.text(SidebarState.user_label, size="2", class_name="thread-title"),
+                    align="center",
+                ),
+                href="/settings/account", underline="none", class_name="thread",
+                data_testid="account-link",
+            ),
+            rx.hstack(
+                rx.link(rx.button(rx.icon("log-in", size=14), "Sign in", variant="soft",
+                                  width="100%"),
+                        href="/signin", underline="none", width="100%",
+                        data_testid="sign-in-link"),
+                rx.link(rx.icon_button(rx.icon("user", size=16), variant="ghost",
+                                       aria_label="Account"),
+                        href="/settings/account", data_testid="account-link"),
+                align="center", width="100%",
+            ),
+        ),
+        class_name="sidebar-footer",
+    )
+
+
 def sidebar() -> rx.Component:
     return rx.el.nav(
         rx.hstack(rx.heading("chatapp", size="4"), class_name="brand"),
@@ -41,5 +69,6 @@ def sidebar() -> rx.Component:
             ),
             class_name="thread-list",
         ),
+        account_footer(),
         class_name="sidebar",
     )

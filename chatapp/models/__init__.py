@@ -2,6 +2,6 @@
 
 from chatapp.models.message import Message, MessageRole, MessageStatus
 from chatapp.models.thread import Thread
-from chatapp.models.user import AuthSession, User
+from chatapp.models.user import AuthSession, Identity, User
 
-__all__ = ["AuthSession", "Message", "MessageRole", "MessageStatus", "Thread", "User"]
+__all__ = ["AuthSession", "Identity", "Message", "MessageRole", "MessageStatus", "Thread", "User"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from chatapp.models.base import new_id, utcnow
@@ -16,7 +17,23 @@ class User(SQLModel, table=True):
     is_anonymous: bool = Field(default=True)
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320, index=True)
+    avatar_url: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class Identity(SQLModel, table=True):
+    """A sign-in method linked to a user: one account at one provider."""
+
+    __tablename__ = "identities"
+    __table_args__ = (sa.UniqueConstraint("provider", "subject", name="uq_identity_subject"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="users.id", index=True, ondelete="CASCADE", max_length=32)
+    provider: str = Field(max_length=32)  # github | google | oidc
+    subject: str = Field(max_length=255)  # the provider's stable user id
+    email: str | None = Field(default=None, max_length=320)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime = Field(default_factory=utcnow)
 
 
 class AuthSession(SQLModel, table=True):

@@ -33,29 +33,42 @@ def create_anonymous_session(session: Session, *, user_agent: str | None = None)
     user = User(is_anonymous=True)
     session.add(user)
     session.flush()
+    return create_session(session, user_id=user.id, lifetime=SESSION_LIFETIME,
+                          user_agent=user_agent)
+
+
+def create_session(
+    session: Session, *, user_id: str, lifetime: timedelta, user_agent: str | None = None
+) -> NewSession:
+    """A fresh random token for `user_id`; only its hash is stored."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     session.add(
         AuthSession(
             token_hash=hash_token(token),
-            user_id=user.id,
-            expires_at=utcnow() + SESSION_LIFETIME,
+            user_id=user_id,
+            expires_at=utcnow() + lifetime,
             user_agent=(user_agent or "")[:400] or None,
         )
     )
-    return NewSession(token, user.id, int(SESSION_LIFETIME.total_seconds()))
+    return NewSession(token, user_id, int(lifetime.total_seconds()))
 
 
-def user_for_token(session: Session, *, token: str | None) -> str | None:
-    """The user id a session token belongs to, if the session is live."""
+def session_for_token(session: Session, *, token: str | None) -> AuthSession | None:
+    """The live session row a raw token belongs to."""
     if not token or len(token) > 200:
         return None
     row = session.exec(
         select(AuthSession).where(AuthSession.token_hash == hash_token(token))
     ).first()
-    now = utcnow()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         return None
-    return row.user_id
+    return row
+
+
+def user_for_token(session: Session, *, token: str | None) -> str | None:
+    """The user id a session token belongs to, if the session is live."""
+    row = session_for_token(session, token=token)
+    return row.user_id if row else None
 
 
 def token_from_cookie_header(header: str | None) -> str | None:

@@ -5,17 +5,24 @@ from __future__ import annotations
 import reflex as rx
 
 from chatapp import db
-from chatapp.services import threads
+from chatapp.services import accounts, threads
 from chatapp.state.views import ThreadItem, thread_items
 
 
 class SidebarState(rx.State):
     threads: list[ThreadItem] = []
+    signed_in: bool = False
+    user_label: str = ""
+    avatar_url: str = ""
 
     async def _refresh(self, user_id: str) -> None:
         """Reload the list (private: called by other states, never by the browser)."""
         summaries = await db.run(lambda s: threads.list_threads(s, user_id=user_id))
         self.threads = thread_items(summaries)
+        profile = await db.run(lambda s: accounts.profile(s, user_id=user_id))
+        self.signed_in = not profile.is_anonymous
+        self.user_label = profile.name or profile.email or "Account"
+        self.avatar_url = profile.avatar_url
 
     def _mark_generating(self, thread_id: str, generating: bool) -> None:
         self.threads = [

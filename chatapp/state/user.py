@@ -10,7 +10,7 @@ from chatapp import db
 from chatapp.errors import ChatappError
 from chatapp.services import identity
 
-_CACHE_SECONDS = 10.0
+_CACHE_SECONDS = 5.0
 # token hash -> (user id, cached at). Short-lived so a revoked session stops working quickly.
 _cache: dict[str, tuple[str, float]] = {}
 
@@ -37,3 +37,8 @@ async def current_user_id(state: rx.State) -> str:
         _cache.clear()
     _cache[key] = (user_id, now)
     return user_id
+
+
+def forget_cached_sessions() -> None:
+    """Drop this worker's cache after sessions were revoked, so they stop working at once."""
+    _cache.clear()

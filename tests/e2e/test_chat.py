@@ -455,7 +455,11 @@ def test_the_view_follows_the_stream_only_while_the_reader_is_at_the_bottom(page
 
     page.mouse.move(600, 300)
     page.mouse.wheel(0, -400)  # the reader scrolls up to read something
-    page.wait_for_function("() => document.getElementById('messages').scrollTop > 0")
+    page.wait_for_function(
+        "() => { const m = document.getElementById('messages');"
+        " return m.scrollHeight - m.scrollTop - m.clientHeight > 200; }"
+    )
+    page.wait_for_timeout(300)  # let the wheel's smooth scroll settle before measuring
     held = page.evaluate(SCROLL_STATE)
     assert held["gap"] > 200
     length = wait_for_growth(page, LIVE, length + 400)

@@ -1,0 +1,101 @@
+"""`/settings/account`: profile, sign-in methods, sessions, sign out, delete the account."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chatapp.state.account import DELETE_CONFIRMATION, AccountState, MethodRow, SessionRow
+
+
+def section(title: str, *children: rx.Component) -> rx.Component:
+    return rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%",
+                     class_name="settings-section")
+
+
+def method_row(method: MethodRow) -> rx.Component:
+    return rx.hstack(rx.badge(method.provider), rx.text(method.detail, size="2"),
+                     align="center", data_testid="sign-in-method")
+
+
+def session_row(row: SessionRow) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.hstack(rx.text(row.device, weight="medium", size="2"),
+                      rx.cond(row.current, rx.badge("This browser", color_scheme="green"))),
+            rx.text("Signed in ", row.created, " · last active ", row.last_seen, size="1",
+                    color_scheme="gray"),
+            spacing="1",
+        ),
+        rx.spacer(),
+        rx.button("Sign out", size="1", variant="soft", color_scheme="gray",
+                  on_click=AccountState.revoke_session(row.id), data_testid="revoke-session"),
+        width="100%", align="center", data_testid="session-row",
+    )
+
+
+def profile() -> rx.Component:
+    return rx.hstack(
+        rx.avatar(src=AccountState.avatar_url, fallback="☺", size="5", radius="full"),
+        rx.vstack(
+            rx.heading(rx.cond(AccountState.name != "", AccountState.name, "Guest"), size="5",
+                       data_testid="account-name"),
+            rx.text(rx.cond(AccountState.email != "", AccountState.email,
+                            "Not signed in: your chats live in this browser only."),
+                    color_scheme="gray", size="2", data_testid="account-email"),
+            spacing="1",
+        ),
+        align="center", spacing="4",
+    )
+
+
+def danger_zone() -> rx.Component:
+    return section(
+        "Delete account",
+        rx.text("Deletes your account, every chat and every session. This cannot be undone.",
+                size="2", color_scheme="gray"),
+        rx.form(
+            rx.hstack(
+                rx.input(name="confirm", placeholder=f"Type “{DELETE_CONFIRMATION}”",
+                         width="260px", data_testid="delete-confirm"),
+                rx.button("Delete my account and data", type="submit", color_scheme="red",
+                          data_testid="delete-account"),
+            ),
+            on_submit=AccountState.delete_account,
+            reset_on_submit=True,
+        ),
+    )
+
+
+def page() -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.link("← Back to chats", href="/", size="2"),
+            rx.heading("Account", size="7"),
+            rx.cond(AccountState.notice != "",
+                    rx.callout(AccountState.notice, icon="info", color_scheme="red", size="1",
+                               data_testid="account-notice")),
+            profile(),
+            rx.cond(
+                AccountState.signed_in,
+                section("Sign-in methods", rx.foreach(AccountState.methods, method_row)),
+                rx.link(rx.button("Sign in to keep your chats", data_testid="sign-in-link"),
+                        href="/signin?next=/settings/account"),
+            ),
+            section(
+                "Sessions",
+                rx.foreach(AccountState.sessions, session_row),
+                rx.hstack(
+                    rx.el.form(
+                        rx.button("Sign out", type="submit", variant="soft",
+                                  data_testid="sign-out"),
+                        action="/auth/logout", method="post",
+                    ),
+                    rx.button("Sign out everywhere", variant="soft", color_scheme="red",
+                              on_click=AccountState.sign_out_everywhere,
+                              data_testid="sign-out-everywhere"),
+                ),
+            ),
+            danger_zone(),
+            spacing="5", width="100%", max_width="640px", padding="32px 20px",
+        ),
+    )

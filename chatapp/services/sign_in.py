@@ -1,0 +1,53 @@
+"""Which sign-in providers are configured, and what a failed sign-in tells the user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatapp.config import Settings
+
+ERROR_CODES = {
+    "cancelled": "Sign-in was cancelled. You are still using chatapp without an account.",
+    "invalid": "That sign-in link was invalid or had already been used. Please try again.",
+    "unverified": "Your email address at that provider is not verified. "
+    "Verify it there, then sign in again.",
+    "provider_error": "The sign-in provider reported an error. Please try again later.",
+    "unknown_provider": "That sign-in method is not available on this server.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SignInProvider:
+    id: str  # github | google | oidc
+    label: str
+    client_id: str
+    client_secret: str
+    issuer: str  # empty for GitHub (plain OAuth 2.0)
+    scope: str
+
+
+def configured_providers(settings: Settings) -> list[SignInProvider]:
+    """Providers with a client id and secret; only these get a button."""
+    found: list[SignInProvider] = []
+    if settings.github_client_id and settings.github_client_secret:
+        found.append(SignInProvider(
+            "github", "GitHub", settings.github_client_id,
+            settings.github_client_secret.get_secret_value(), "", "read:user user:email"))
+    if settings.google_client_id and settings.google_client_secret:
+        found.append(SignInProvider(
+            "google", "Google", settings.google_client_id,
+            settings.google_client_secret.get_secret_value(), settings.google_issuer,
+            "openid email profile"))
+    if settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret:
+        found.append(SignInProvider(
+            "oidc", settings.oidc_name, settings.oidc_client_id,
+            settings.oidc_client_secret.get_secret_value(), settings.oidc_issuer,
+            "openid email profile"))
+    return found
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: never an open redirect to another host."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

@@ -1,0 +1,122 @@
+"""The account page: profile, sign-in methods, sessions, sign-out everywhere, deletion."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from chatapp import db
+from chatapp.config import get_settings
+from chatapp.errors import ChatappError
+from chatapp.services import accounts, identity
+from chatapp.services.sign_in import configured_providers
+from chatapp.state.user import current_user_id, forget_cached_sessions
+
+DELETE_CONFIRMATION = "delete my account"
+
+
+@dataclasses.dataclass
+class SessionRow:
+    id: str = ""
+    device: str = ""
+    created: str = ""
+    last_seen: str = ""
+    current: bool = False
+
+
+@dataclasses.dataclass
+class MethodRow:
+    provider: str = ""
+    detail: str = ""
+
+
+def _device(user_agent: str) -> str:
+    for name in ("Firefox", "Edg", "Chrome", "Safari"):
+        if name in user_agent:
+            browser = {"Edg": "Edge"}.get(name, name)
+            break
+    else:
+        browser = "Browser"
+    for system in ("Windows", "Mac OS X", "Android", "iPhone", "Linux"):
+        if system in user_agent:
+            return f"{browser} on {system.replace('Mac OS X', 'macOS')}"
+    return browser
+
+
+class AccountState(rx.State):
+    loaded: bool = False
+    signed_in: bool = False
+    name: str = ""
+    email: str = ""
+    avatar_url: str = ""
+    methods: list[MethodRow] = []
+    sessions: list[SessionRow] = []
+    notice: str = ""
+
+    def _token(self) -> str | None:
+        return identity.token_from_cookie_header(self.router.headers.cookie)
+
+    @rx.event
+    async def load(self) -> None:
+        self.notice = ""
+        try:
+            user_id = await current_user_id(self)
+        except ChatappError as exc:
+            self.notice = exc.user_message
+            return
+        token = self._token()
+        profile = await db.run(lambda s: accounts.profile(s, user_id=user_id))
+        sessions = await db.run(
+            lambda s: accounts.list_sessions(s, user_id=user_id, current_token=token)
+        )
+        labels = {p.id: p.label for p in configured_providers(get_settings())}
+        self.signed_in = not profile.is_anonymous
+        self.name, self.email, self.avatar_url = profile.name, profile.email, profile.avatar_url
+        self.methods = [MethodRow(labels.get(p, accounts.PROVIDER_LABELS.get(p, p)), d)
+                        for p, d in profile.methods]
+        self.sessions = [
+            SessionRow(s.id, _device(s.user_agent), s.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                       s.last_seen_at.strftime("%Y-%m-%d %H:%M UTC"), s.current)
+            for s in sessions
+        ]
+        self.loaded = True
+
+    @rx.event
+    async def revoke_session(self, session_id: str):
+        try:
+            user_id = await current_user_id(self)
+            await db.run(lambda s: accounts.revoke_session(s, user_id=user_id,
+                                                           session_id=session_id))
+        except ChatappError as exc:
+            self.notice = exc.user_message
+            return None
+        forget_cached_sessions()
+        if any(row.id == session_id and row.current for row in self.sessions):
+            return rx.call_script("window.location.href = '/'")
+        return AccountState.load
+
+    @rx.event
+    async def sign_out_everywhere(self):
+        try:
+            user_id = await current_user_id(self)
+        except ChatappError as exc:
+            self.notice = exc.user_message
+            return None
+        await db.run(lambda s: accounts.revoke_all_sessions(s, user_id=user_id))
+        forget_cached_sessions()
+        return rx.call_script("window.location.href = '/'")
+
+    @rx.event
+    async def delete_account(self, form_data: dict):
+        if str(form_data.get("confirm", "")).strip().lower() != DELETE_CONFIRMATION:
+            self.notice = f"Type “{DELETE_CONFIRMATION}” to confirm. Nothing was deleted."
+            return None
+        try:
+            user_id = await current_user_id(self)
+        except ChatappError as exc:
+            self.notice = exc.user_message
+            return None
+        await db.run(lambda s: accounts.delete_account(s, user_id=user_id))
+        forget_cached_sessions()
+        return rx.call_script("window.location.href = '/'")
