@@ -81,18 +81,18 @@ def page() -> rx.Component:
                 rx.link(rx.button("Sign in to keep your chats", data_testid="sign-in-link"),
                         href="/signin?next=/settings/account"),
             ),
-            section(
-                "Sessions",
-                rx.foreach(AccountState.sessions, session_row),
-                rx.hstack(
-                    rx.el.form(
-                        rx.button("Sign out", type="submit", variant="soft",
+            rx.cond(
+                AccountState.signed_in,
+                section(
+                    "Sessions",
+                    rx.foreach(AccountState.sessions, session_row),
+                    rx.hstack(
+                        rx.button("Sign out", variant="soft", on_click=AccountState.sign_out,
                                   data_testid="sign-out"),
-                        action="/auth/logout", method="post",
+                        rx.button("Sign out everywhere", variant="soft", color_scheme="red",
+                                  on_click=AccountState.sign_out_everywhere,
+                                  data_testid="sign-out-everywhere"),
                     ),
-                    rx.button("Sign out everywhere", variant="soft", color_scheme="red",
-                              on_click=AccountState.sign_out_everywhere,
-                              data_testid="sign-out-everywhere"),
                 ),
             ),
             danger_zone(),

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_components_core.react_router.dom import ReactRouterLink
 
 from chatapp.state.signin import ProviderButton, SignInState
 
 
 def provider_button(provider: ProviderButton) -> rx.Component:
-    # A plain link: sign-in needs a real page load so the new HttpOnly cookie reaches the socket.
-    return rx.el.a(
+    # A document navigation, not client-side routing: the server must answer (redirect to the
+    # provider), and the new HttpOnly cookie only reaches the socket with a real page load.
+    return ReactRouterLink.create(
         rx.button("Continue with ", provider.label, size="3", width="100%", variant="outline"),
-        href=provider.href, width="100%", data_testid="provider-" + provider.id,
+        to=provider.href, reload_document=True, data_testid="provider-" + provider.id,
         style={"width": "100%"},
     )
 

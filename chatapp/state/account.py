@@ -97,6 +97,14 @@ class AccountState(rx.State):
         return AccountState.load
 
     @rx.event
+    async def sign_out(self):
+        """End this browser's session; the next page load starts a fresh anonymous one."""
+        token = self._token()
+        await db.run(lambda s: accounts.sign_out(s, token=token))
+        forget_cached_sessions()
+        return rx.call_script("window.location.href = '/'")
+
+    @rx.event
     async def sign_out_everywhere(self):
         try:
             user_id = await current_user_id(self)

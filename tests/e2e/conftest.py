@@ -29,7 +29,9 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import migrate
+from tests.fakes.github import FakeGitHub
 from tests.fakes.wire_server import ScriptedServer
+from tests.support.oidc import OidcProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = ROOT / ".web-e2e"
@@ -58,6 +60,7 @@ expect.set_options(timeout=10_000)
 class RunningApp:
     url: str
     log_path: Path
+    database_url: str
 
     def log_tail(self, lines: int = 80) -> str:
         return _tail(self.log_path, lines)
@@ -98,7 +101,8 @@ def _is_ready(url: str) -> bool:
 
 
 def _app_env(
-    port: int, database_url: str, states_dir: Path, wire: ScriptedServer
+    port: int, database_url: str, states_dir: Path, wire: ScriptedServer,
+    auth: dict[str, str],
 ) -> dict[str, str]:
     # Start from the caller's environment minus every CHATAPP_* setting, so a developer's
     # configuration (Redis, real keys, another database) cannot leak into the run.
@@ -125,6 +129,7 @@ def _app_env(
         # Title requests would carry the test's [[directives]] too and muddy request counts.
         CHATAPP_TITLE_GENERATION="false",
         CHATAPP_REQUEST_TIMEOUT_SECONDS="30",
+        **auth,
     )
     env.pop("REFLEX_REDIS_URL", None)
     return env
@@ -172,21 +177,51 @@ def wire() -> Iterator[ScriptedServer]:
 
 
 @pytest.fixture(scope="session")
-def app(wire: ScriptedServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+def oidc() -> Iterator[OidcProvider]:
+    """A real OpenID Connect provider on loopback (oidc-provider-mock, PKCE enforced)."""
+    with OidcProvider() as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def github() -> Iterator[FakeGitHub]:
+    """A scripted GitHub OAuth app server speaking GitHub's wire format."""
+    with FakeGitHub() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app(
+    wire: ScriptedServer, oidc: OidcProvider, github: FakeGitHub,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningApp]:
     """chatapp running from /work/main on a free loopback port, against a fresh database."""
     if not (NODE_BIN / "node").exists() and shutil.which("node") is None:
-        pytest.skip("Node 22 is not installed: run scripts/setup.sh")
+        pytest.fail("Node 22 is not installed: run scripts/setup.sh")
     with _exclusive_web_dir(STARTUP_TIMEOUT):
-        yield from _run_app(wire, tmp_path_factory.mktemp("e2e-app"))
+        yield from _run_app(wire, oidc, github, tmp_path_factory.mktemp("e2e-app"))
 
 
-def _run_app(wire: ScriptedServer, tmp: Path) -> Iterator[RunningApp]:
+def _run_app(
+    wire: ScriptedServer, oidc: OidcProvider, github: FakeGitHub, tmp: Path
+) -> Iterator[RunningApp]:
     states_dir = tmp / "states"
     states_dir.mkdir()
     database_url = f"sqlite:///{tmp / 'e2e.db'}"
     migrate(database_url)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
+    client = oidc.register_client([f"{url}/auth/callback/oidc"])
+    auth = {
+        "CHATAPP_OIDC_ISSUER": oidc.issuer,
+        "CHATAPP_OIDC_CLIENT_ID": client.client_id,
+        "CHATAPP_OIDC_CLIENT_SECRET": client.client_secret,
+        "CHATAPP_OIDC_NAME": "Test SSO",
+        "CHATAPP_GITHUB_CLIENT_ID": github.client_id,
+        "CHATAPP_GITHUB_CLIENT_SECRET": github.client_secret,
+        "CHATAPP_GITHUB_BASE_URL": github.base_url,
+        "CHATAPP_GITHUB_API_URL": github.api_url,
+    }
     log_path = tmp / "app.log"
     reflex = Path(sys.executable).parent / "reflex"
     command = [
@@ -196,11 +231,11 @@ def _run_app(wire: ScriptedServer, tmp: Path) -> Iterator[RunningApp]:
     ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            command, cwd=ROOT, env=_app_env(port, database_url, states_dir, wire),
+            command, cwd=ROOT, env=_app_env(port, database_url, states_dir, wire, auth),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: teardown ends all of it
         )
-    running = RunningApp(url, log_path)
+    running = RunningApp(url, log_path, database_url)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not _is_ready(url):

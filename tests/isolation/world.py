@@ -1,0 +1,120 @@
+"""Two users' data for the isolation suite, and row snapshots that show whether it changed."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from chatapp.config import Settings
+from chatapp.models import AuthSession, Identity, Message, MessageStatus, Thread, User
+from chatapp.services import chat, identity
+
+
+@dataclasses.dataclass
+class Person:
+    """A user, the token in their browser's cookie, and every id they own."""
+
+    user_id: str
+    token: str
+    session_id: str  # the session row behind `token`
+    other_session_id: str  # a second device's session
+    other_token: str
+    thread_id: str = ""
+    user_message_id: str = ""  # the first question
+    finished_reply_id: str = ""
+    followup_id: str = ""  # the second question
+    failed_reply_id: str = ""
+    streaming_thread_id: str = ""
+    streaming_reply_id: str = ""
+    texts: list[str] = dataclasses.field(default_factory=list)  # content only they may see
+
+    def ids(self) -> dict[str, str]:
+        """Every id of this person's, by what it is."""
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if isinstance(v, str) and v and k not in ("token", "other_token")}
+
+    def secrets(self) -> list[str]:
+        """Strings that must never reach anyone else: ids, content, tokens and their hashes."""
+        tokens = [self.token, self.other_token]
+        return [*self.ids().values(), *self.texts, *tokens,
+                *(identity.hash_token(t) for t in tokens)]
+
+
+def make_person(engine: Engine, settings: Settings, name: str) -> Person:
+    """An anonymous user with two live sessions, a finished and a failed reply in one thread,
+    and a reply still streaming in another (as if a generation ran in another worker)."""
+    tag = f"{name}-{secrets.token_hex(4)}"
+    model = settings.default_model
+    with Session(engine, expire_on_commit=False) as s:
+        first = identity.create_anonymous_session(s, user_agent="Firefox on Linux")
+        second = identity.create_session(s, user_id=first.user_id,
+                                         lifetime=timedelta(days=30), user_agent="iPhone")
+        s.commit()
+        rows = {r.token_hash: r.id for r in s.exec(
+            select(AuthSession).where(AuthSession.user_id == first.user_id))}
+        p = Person(first.user_id, first.token, rows[identity.hash_token(first.token)],
+                   rows[identity.hash_token(second.token)], second.token)
+        p.texts = [f"Question about {tag} secrets", f"Answer for {tag} only",
+                   f"Follow-up of {tag}", f"Partial reply of {tag}", f"Still writing for {tag}",
+                   f"Streaming question of {tag}"]
+
+        def turn(content: str, thread_id: str | None) -> chat.Turn:
+            t = chat.start_turn(s, settings=settings, user_id=p.user_id, thread_id=thread_id,
+                                content=content, model_id=model)
+            s.commit()
+            return t
+
+        def finish(message_id: str, content: str, status: MessageStatus,
+                   error: str | None = None) -> None:
+            msg = s.get(Message, message_id)
+            assert msg is not None
+            msg.content, msg.status, msg.error = content, status, error
+            s.add(msg)
+            s.commit()
+
+        t1 = turn(p.texts[0], None)
+        finish(t1.assistant_message_id, p.texts[1], MessageStatus.COMPLETE)
+        t2 = turn(p.texts[2], t1.thread_id)
+        finish(t2.assistant_message_id, p.texts[3], MessageStatus.ERROR,
+               "The provider is unavailable right now. Retry in a moment.")
+        t3 = turn(p.texts[5], None)
+        finish(t3.assistant_message_id, p.texts[4], MessageStatus.STREAMING)
+    p.thread_id, p.user_message_id = t1.thread_id, t1.user_message_id or ""
+    p.finished_reply_id, p.followup_id = t1.assistant_message_id, t2.user_message_id or ""
+    p.failed_reply_id = t2.assistant_message_id
+    p.streaming_thread_id, p.streaming_reply_id = t3.thread_id, t3.assistant_message_id
+    return p
+
+
+def owned_rows(engine: Engine, user_id: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every column of every row the user owns (user, identities, sessions, threads,
+    messages), read on a new connection: equal snapshots mean nothing of theirs changed."""
+    threads = sa.select(Thread.id).where(Thread.user_id == user_id)  # type: ignore[arg-type]
+    queries = {
+        "users": sa.select(User).where(User.id == user_id),  # type: ignore[arg-type]
+        "identities": sa.select(Identity).where(Identity.user_id == user_id),  # type: ignore[arg-type]
+        "auth_sessions": sa.select(AuthSession).where(AuthSession.user_id == user_id),  # type: ignore[arg-type]
+        "threads": sa.select(Thread).where(Thread.user_id == user_id),  # type: ignore[arg-type]
+        "messages": sa.select(Message).where(Message.thread_id.in_(threads)),  # type: ignore[attr-defined]
+    }
+    with engine.connect() as conn:
+        return {name: sorted(tuple(row) for row in conn.execute(q))
+                for name, q in queries.items()}
+
+
+def live_session_ids(engine: Engine, user_id: str) -> set[str]:
+    with Session(engine) as s:
+        rows = s.exec(select(AuthSession).where(AuthSession.user_id == user_id)).all()
+        return {r.id for r in rows if r.revoked_at is None}
+
+
+def all_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
+                for t in ("users", "identities", "auth_sessions", "threads", "messages")}
