@@ -21,7 +21,7 @@ from chatapp.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("CHATAPP_TEST_POSTGRES_URL")
-TABLES = {"users", "auth_sessions", "threads", "messages"}
+TABLES = {"users", "auth_sessions", "identities", "threads", "messages"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

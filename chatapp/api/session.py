@@ -7,7 +7,7 @@ import asyncio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatapp.db import session_scope
-from chatapp.services import identity
+from chatapp.services import accounts, identity
 
 # Requests that never need a session: Reflex's socket, uploads, static assets.
 SKIP_PREFIXES = (
@@ -57,7 +57,10 @@ class SessionCookieMiddleware:
 
 def _is_live(token: str) -> bool:
     with session_scope() as session:
-        return identity.user_for_token(session, token=token) is not None
+        if identity.user_for_token(session, token=token) is None:
+            return False
+        accounts.touch_session(session, token=token)  # "last active" on the account page
+        return True
 
 
 def _create(user_agent: str | None) -> identity.NewSession:
