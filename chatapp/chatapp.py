@@ -9,6 +9,7 @@ from chatapp.api.session import SessionCookieMiddleware
 from chatapp.pages import account, chat, signin
 from chatapp.state.account import AccountState
 from chatapp.state.chat import ChatState
+from chatapp.state.guard import SessionGuard
 from chatapp.state.signin import SignInState
 
 app = rx.App(
@@ -20,6 +21,8 @@ app = rx.App(
     # Sign-in routes match first; the session middleware wraps them and Reflex's app.
     api_transformer=[build_auth_app(), SessionCookieMiddleware],
 )
+# Before Reflex's hydration: a tab whose cookie changed must not be sent the old user's state.
+app.add_middleware(SessionGuard(), index=0)
 app.add_page(chat.index, route="/", title="chatapp", on_load=ChatState.load_page)
 app.add_page(
     chat.thread, route="/chat/[thread_id]", title="chatapp", on_load=ChatState.load_page

@@ -26,6 +26,8 @@ from reflex.state import BaseState, OnLoadInternalState, State
 from reflex_base.constants import RouteVar
 from reflex_base.event import Event, EventHandler
 from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
+from reflex_base.event.processor.future import EventFuture
+from reflex_base.registry import RegistrationContext
 from reflex_base.utils.format import format_event_handler, json_dumps
 
 from chatapp.chatapp import app
@@ -75,13 +77,12 @@ class Harness:
     async def __aexit__(self, *exc: object) -> None:
         await self.processor.stop()
 
-    def tab(self, session_token: str | None, *, extra_cookies: str = "") -> Tab:
+    def tab(self, session_token: str | None) -> Tab:
         """A new browser tab whose requests carry `session_token` as the session cookie."""
-        cookie = f"{identity.COOKIE_NAME}={session_token}" if session_token else ""
-        cookie = "; ".join(c for c in (extra_cookies, cookie) if c)
-        return Tab(self, cookie)
+        return Tab(self, f"{identity.COOKIE_NAME}={session_token}" if session_token else "")
 
-    def _on_error(self, ex: Exception) -> None:
+    def _on_error(self, ex: Exception) -> Any:
+        """Record what a handler raised, then do what the app does (a toast for the tab)."""
         self.errors.append(ex)
         return app.backend_exception_handler(ex)
 
@@ -115,13 +116,14 @@ class Tab:
 
     # --- sending events -----------------------------------------------------------------
 
-    async def open(self, path: str) -> Outcome:
+    async def open(self, path: str, *, settle: bool = True) -> Outcome:
         """Load `path`: the first time as a new connection, later as a client-side navigation."""
         self.path = path
         if not self._connected:
             self._connected = True
-            return await self.send(State.event_handlers["hydrate_and_load"])
-        return await self.send(OnLoadInternalState.event_handlers["on_load_internal"])
+            return await self.send(State.event_handlers["hydrate_and_load"], settle=settle)
+        return await self.send(OnLoadInternalState.event_handlers["on_load_internal"],
+                               settle=settle)
 
     async def call(self, state: type[BaseState], handler: str, *, settle: bool = True,
                    **payload: Any) -> Outcome:
@@ -132,7 +134,8 @@ class Tab:
 
     async def send(self, handler: EventHandler, *, settle: bool = True,
                    **payload: Any) -> Outcome:
-        """Enqueue the event and wait for it (and, if `settle`, every event it chained)."""
+        """Enqueue the event and wait for every event it chained; without `settle`, only for
+        the foreground ones (a background task may run on, e.g. following a reply)."""
         received = self.harness._received.setdefault(self.token, [])
         start, errors_before = len(received), len(self.harness.errors)
         event = Event(name=format_event_handler(handler), router_data=self._router_data(),
@@ -140,7 +143,8 @@ class Tab:
         future = await self.harness.processor.enqueue(self.token, event)
         errors: list[BaseException] = []
         try:
-            await asyncio.wait_for(future.wait_all() if settle else future, SETTLE_SECONDS)
+            waiting = future.wait_all() if settle else self._foreground_done(future)
+            await asyncio.wait_for(waiting, SETTLE_SECONDS)
         except TimeoutError:
             raise
         except Exception as exc:  # the handler raised: the exception handler has run too
@@ -150,6 +154,25 @@ class Tab:
         got = received[start:]
         return Outcome([d for kind, d in got if kind == "delta"],
                        [e for kind, e in got if kind == "event"], errors)
+
+    async def _foreground_done(self, future: EventFuture) -> None:
+        await future
+        while pending := [f for f in self._foreground_tree(future) if not f.done()]:
+            await asyncio.wait(pending, timeout=0.05)
+
+    def _foreground_tree(self, root: EventFuture) -> list[EventFuture]:
+        """The chained events' futures, leaving out background tasks and what they chain."""
+        found, stack = [], list(root.children)
+        while stack:
+            child = stack.pop()
+            task = self.harness.processor._tasks.get(child.txid)
+            name = task.get_name().split("|")[1] if task is not None else ""
+            registered = RegistrationContext.get().event_handlers.get(name)
+            if registered is not None and registered.handler.is_background:
+                continue
+            found.append(child)
+            stack.extend(child.children)
+        return found
 
     def _router_data(self) -> dict[str, Any]:
         """What `EventNamespace.on_event` builds from the browser's route and the socket."""

@@ -48,6 +48,7 @@ HANDLERS: dict[str, Case] = {
     "AccountState.delete_account": Case(OWN_DATA, ("form_data",)),
     "AccountState.load": Case(OWN_DATA, ()),
     "AccountState.revoke_session": Case(SESSION_ARG, ("session_id",)),
+    "AccountState.sign_out": Case(OWN_DATA, ()),
     "AccountState.sign_out_everywhere": Case(OWN_DATA, ()),
     "ChatState.dismiss_notice": Case(OWN_DATA, ()),
     "ChatState.load_earlier": Case(URL_THREAD, ()),
@@ -61,7 +62,7 @@ HANDLERS: dict[str, Case] = {
     "SignInState.load": Case(OWN_DATA, ()),
 }
 # Reflex's own handlers allowed on chatapp states. `setvar` can only call `set_<var>`
-# methods, and test_no_var_can_be_set_from_the_browser shows there are none.
+# methods, and test_no_other_handler_and_no_var_the_browser_could_set shows none exist.
 BUILTIN_HANDLERS = {"setvar"}
 NOT_FOUND = NotFoundError.user_message
 
@@ -103,7 +104,7 @@ def test_no_other_handler_and_no_var_the_browser_could_set() -> None:
         builtins = {n for n, h in cls.event_handlers.items()
                     if not h.fn.__module__.startswith("chatapp.")}
         assert builtins <= BUILTIN_HANDLERS, f"{cls.__name__} gained handlers {builtins}"
-        names = [*cls.base_vars, *cls.backend_vars]
+        names = set(cls.get_fields()) - set(State.get_fields())  # its public and backend vars
         assert not [n for n in names if hasattr(cls, f"set_{n}")], "setvar could set a var"
         assert not [n for n in cls.base_vars if cls._is_client_storage(n)], (
             "a cookie/storage var is set by the browser (update_vars_internal)")
@@ -262,6 +263,14 @@ async def _revoke_session(w: World, tab: Tab) -> set[str]:
         out = await tab.call(AccountState, "revoke_session", session_id=session_id)
         account = await tab.state(AccountState)
         assert (account.notice, account.sessions, out.events) == (NOT_FOUND, before, [])
+    return supplied
+
+
+@attack("AccountState.sign_out")
+async def _sign_out(w: World, tab: Tab) -> set[str]:
+    supplied = {await _on_alices_thread(w, tab)}
+    assert (await tab.call(AccountState, "sign_out")).errors == []
+    assert live_session_ids(w.engine, w.bob.user_id) == {w.bob.other_session_id}  # Bob's own
     return supplied
 
 

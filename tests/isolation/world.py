@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chatapp.config import Settings
 from chatapp.models import AuthSession, Identity, Message, MessageStatus, Thread, User
@@ -95,13 +95,13 @@ def make_person(engine: Engine, settings: Settings, name: str) -> Person:
 def owned_rows(engine: Engine, user_id: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every column of every row the user owns (user, identities, sessions, threads,
     messages), read on a new connection: equal snapshots mean nothing of theirs changed."""
-    threads = sa.select(Thread.id).where(Thread.user_id == user_id)  # type: ignore[arg-type]
+    threads = sa.select(col(Thread.id)).where(col(Thread.user_id) == user_id)
     queries = {
-        "users": sa.select(User).where(User.id == user_id),  # type: ignore[arg-type]
-        "identities": sa.select(Identity).where(Identity.user_id == user_id),  # type: ignore[arg-type]
-        "auth_sessions": sa.select(AuthSession).where(AuthSession.user_id == user_id),  # type: ignore[arg-type]
-        "threads": sa.select(Thread).where(Thread.user_id == user_id),  # type: ignore[arg-type]
-        "messages": sa.select(Message).where(Message.thread_id.in_(threads)),  # type: ignore[attr-defined]
+        "users": sa.select(User).where(col(User.id) == user_id),
+        "identities": sa.select(Identity).where(col(Identity.user_id) == user_id),
+        "auth_sessions": sa.select(AuthSession).where(col(AuthSession.user_id) == user_id),
+        "threads": sa.select(Thread).where(col(Thread.user_id) == user_id),
+        "messages": sa.select(Message).where(col(Message.thread_id).in_(threads)),
     }
     with engine.connect() as conn:
         return {name: sorted(tuple(row) for row in conn.execute(q))

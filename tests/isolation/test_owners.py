@@ -1,0 +1,90 @@
+"""The owner's side: what Bob is refused works for Alice, and no tab holds a token or user id.
+
+The controls show the refusals in test_handlers.py come from the ownership checks, not from
+a harness that cannot reach the data: the same handlers with the same ids work for Alice.
+"""
+
+from __future__ import annotations
+
+from chatapp.cache import get_stop_signals
+from chatapp.models import MessageStatus
+from chatapp.services import identity
+from chatapp.state.account import AccountState
+from chatapp.state.chat import ChatState
+from chatapp.state.live import LiveState
+from tests.isolation.conftest import World
+from tests.isolation.harness import Tab
+from tests.isolation.world import Person, all_counts, live_session_ids
+
+
+async def test_alice_opens_retries_stops_and_revokes_with_her_own_ids(world: World) -> None:
+    alice, engine = world.alice, world.engine
+    tab = world.tab(alice)
+    await tab.open(f"/chat/{alice.thread_id}")
+    chat = await tab.state(ChatState)
+    assert (chat.not_found, [m.content for m in chat.messages]) == (False, alice.texts[:4])
+
+    messages = all_counts(engine)["messages"]
+    out = await tab.call(ChatState, "retry", message_id=alice.failed_reply_id)
+    chat = await tab.state(ChatState)
+    assert (out.errors, chat.notice) == ([], "")
+    assert chat.messages[-1].status == MessageStatus.COMPLETE
+    assert alice.texts[2] in chat.messages[-1].content  # the scripted model echoes the question
+    assert all_counts(engine)["messages"] == messages + 1
+
+    out = await tab.call(ChatState, "send_message", form_data={"message": "One more"})
+    assert (out.errors, (await tab.state(ChatState)).notice) == ([], "")
+    assert all_counts(engine)["messages"] == messages + 3
+
+    # Her streaming reply: the tab follows it (in the background) and can stop it.
+    await tab.open(f"/chat/{alice.streaming_thread_id}", settle=False)
+    assert (await tab.state(LiveState)).message_id == alice.streaming_reply_id
+    await tab.call(LiveState, "stop")
+    assert (await tab.state(LiveState)).stopping
+    assert await get_stop_signals().is_requested(alice.streaming_reply_id)
+
+    await tab.open("/settings/account")
+    sessions = (await tab.state(AccountState)).sessions
+    assert {s.id for s in sessions} == {alice.session_id, alice.other_session_id}
+    await tab.call(AccountState, "revoke_session", session_id=alice.other_session_id)
+    assert live_session_ids(engine, alice.user_id) == {alice.session_id}
+
+
+def _credentials(person: Person) -> list[str]:
+    tokens = [person.token, person.other_token]
+    return [*tokens, *(identity.hash_token(t) for t in tokens), person.user_id]
+
+
+async def _use_normally(world: World, person: Person) -> Tab:
+    tab = world.tab(person)
+    await tab.open("/")
+    await tab.open(f"/chat/{person.thread_id}")
+    await tab.open(f"/chat/{person.streaming_thread_id}", settle=False)
+    await tab.open("/settings/account")
+    await tab.open("/signin")
+    return tab
+
+
+async def test_no_tab_holds_a_session_token_a_token_hash_or_a_user_id(world: World) -> None:
+    alice, bob = world.alice, world.bob
+    alices, bobs = await _use_normally(world, alice), await _use_normally(world, bob)
+    for tab, me, other in ((alices, alice, bob), (bobs, bob, alice)):
+        seen = await tab.everything_seen()
+        assert me.texts[0] in seen  # the tab did load this user's data
+        assert not [s for s in _credentials(me) if s in seen]
+        assert not [s for s in other.secrets() if s in seen]
+        assert "chatapp_session" not in seen  # the cookie header is never sent back
+
+
+async def test_a_tab_that_changes_user_shows_nothing_of_the_previous_one(world: World) -> None:
+    alice, bob = world.alice, world.bob
+    tab = world.tab(alice)
+    await tab.open(f"/chat/{alice.thread_id}")
+    await tab.open("/settings/account")
+
+    tab.reconnect(bob.token)  # same tab (sessionStorage keeps the Reflex token), new cookie
+    out = await tab.open("/")
+
+    sent = out.text() + await tab.public_vars()
+    assert bob.texts[0] in sent  # Bob's sidebar did load
+    assert not [s for s in alice.secrets() if s in sent]
