@@ -55,3 +55,26 @@ def test_reply_streaming(page: Page) -> None:
     expect(page.get_by_test_id("assistant-message")).to_have_attribute(
         "data-status", "cancelled", timeout=REPLY_TIMEOUT
     )
+
+
+def test_sign_in_and_account_pages(page: Page, oidc) -> None:
+    from tests.support.oidc import approve
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    oidc.set_user("ada", email="ada@example.org", name="Ada Lovelace")
+    open_chat(page)
+    send(page, "What did Ada Lovelace write about the Analytical Engine?")
+    thread_id(page)
+    expect(page.get_by_test_id("assistant-message")).to_have_attribute(
+        "data-status", "complete", timeout=REPLY_TIMEOUT
+    )
+    page.goto("/signin")
+    expect(page.get_by_test_id("provider-oidc")).to_be_visible()
+    page.screenshot(path=str(OUT / "sign-in.png"))
+    page.get_by_test_id("provider-oidc").click()
+    approve(page, "ada")
+    expect(page.get_by_test_id("account-link")).to_contain_text("Ada Lovelace")
+    page.screenshot(path=str(OUT / "signed-in.png"))
+    page.goto("/settings/account")
+    expect(page.get_by_test_id("session-row")).to_have_count(1)
+    page.screenshot(path=str(OUT / "account.png"))
