@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     oidc_client_secret: SecretStr | None = None
     oidc_name: str = "Single sign-on"
 
+    # Budgets: USD of the server's keys each tier may spend per rolling window. The allowance
+    # refills continuously: half spent is full again after half a window.
+    budget_window_hours: float = Field(default=24.0, gt=0)
+    budget_anonymous_usd: float = Field(default=0.05, ge=0)
+    budget_free_usd: float = Field(default=1.0, ge=0)
+    budget_pro_usd: float = Field(default=20.0, ge=0)
+    budget_anonymous_per_ip_usd: float = Field(default=0.25, ge=0)
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+
     default_model: str = "local/smollm2-135m"
     max_output_tokens: int = Field(default=1024, ge=16, le=200_000)
     request_timeout_seconds: float = Field(default=60.0, gt=0)

@@ -21,7 +21,10 @@ from chatapp.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("CHATAPP_TEST_POSTGRES_URL")
-TABLES = {"users", "auth_sessions", "identities", "threads", "messages"}
+TABLES = {
+    "users", "auth_sessions", "identities", "threads", "messages", "api_keys", "usage_records",
+    "budget_buckets", "user_settings",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -18,6 +18,8 @@ class User(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320, index=True)
     avatar_url: str | None = Field(default=None, max_length=1000)
+    # Signed-in users are "free" or "pro" (set by the operator: python -m chatapp.cli set-tier).
+    tier: str = Field(default="free", max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
 
 

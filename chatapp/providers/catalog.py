@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 WireProtocol = Literal["openai", "anthropic"]
+Access = Literal["public", "signed_in", "pro"]  # who may use a model on the server's keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class ModelInfo:
     tools: bool = False
     input_price: float = 0.0  # USD per million input tokens
     output_price: float = 0.0  # USD per million output tokens (reasoning tokens too)
+    access: Access = "public"
 
     @property
     def id(self) -> str:
@@ -65,19 +67,19 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("openai", "gpt-4.1-mini", "GPT-4.1 mini", 1_047_576, vision=True, tools=True,
               input_price=0.40, output_price=1.60),
     ModelInfo("openai", "gpt-4.1", "GPT-4.1", 1_047_576, vision=True, tools=True,
-              input_price=2.00, output_price=8.00),
+              input_price=2.00, output_price=8.00, access="signed_in"),
     ModelInfo("openai", "o4-mini", "o4-mini", 200_000, vision=True, reasoning=True, tools=True,
-              input_price=1.10, output_price=4.40),
+              input_price=1.10, output_price=4.40, access="signed_in"),
     ModelInfo("anthropic", "claude-sonnet-4-5", "Claude Sonnet 4.5", 200_000, vision=True,
-              reasoning=True, tools=True, input_price=3.00, output_price=15.00),
+              reasoning=True, tools=True, input_price=3.00, output_price=15.00, access="pro"),
     ModelInfo("anthropic", "claude-haiku-4-5", "Claude Haiku 4.5", 200_000, vision=True,
-              reasoning=True, tools=True, input_price=1.00, output_price=5.00),
+              reasoning=True, tools=True, input_price=1.00, output_price=5.00, access="signed_in"),
     ModelInfo("google", "gemini-2.5-flash", "Gemini 2.5 Flash", 1_048_576, vision=True,
               reasoning=True, tools=True, input_price=0.30, output_price=2.50),
     ModelInfo("google", "gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576, vision=True,
-              reasoning=True, tools=True, input_price=1.25, output_price=10.00),
+              reasoning=True, tools=True, input_price=1.25, output_price=10.00, access="pro"),
     ModelInfo("openrouter", "deepseek/deepseek-r1", "DeepSeek R1 (OpenRouter)", 163_840,
-              reasoning=True, input_price=0.40, output_price=2.00),
+              reasoning=True, input_price=0.40, output_price=2.00, access="signed_in"),
     ModelInfo("openrouter", "meta-llama/llama-3.3-70b-instruct", "Llama 3.3 70B (OpenRouter)",
               131_072, tools=True, input_price=0.13, output_price=0.40),
     ModelInfo("groq", "llama-3.3-70b-versatile", "Llama 3.3 70B (Groq)", 131_072, tools=True,
