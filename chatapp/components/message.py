@@ -80,6 +80,11 @@ def assistant_message(msg: MessageView) -> rx.Component:
         rx.box(
             stored,
             rx.text(msg.model_label, size="1", color_scheme="gray", class_name="model-label"),
+            rx.cond(
+                ChatState.stats_for_nerds & (msg.stats != ""),
+                rx.text(msg.stats, size="1", color_scheme="gray", class_name="reply-stats",
+                        data_testid="reply-stats"),
+            ),
             class_name="msg msg-assistant",
             data_testid="assistant-message",
             data_status=msg.status,

@@ -229,6 +229,11 @@ def _finish(
     session.add(reply)
 
 
+async def load_message(message_id: str) -> Message | None:
+    """The stored reply, as the list shows it once streaming ends."""
+    return await db.run(lambda s: s.get(Message, message_id))
+
+
 async def load_snapshot(message_id: str) -> ReplySnapshot | None:
     """The stored state of a reply (what another tab shows while it streams elsewhere)."""
 

@@ -8,7 +8,6 @@ from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError, NotFoundError
 from chatapp.services import chat, local_model, models, threads
-from chatapp.services.generation import ReplySnapshot
 from chatapp.state.live import LiveState
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.user import current_user_id
@@ -34,6 +33,7 @@ class ChatState(rx.State):
     model_id: str = ""
     model_choices: list[ModelChoice] = []
     local_model_online: bool = True
+    stats_for_nerds: bool = False
     notice: str = ""
     _page_size: int = PAGE_SIZE
 
@@ -186,13 +186,9 @@ class ChatState(rx.State):
         self.messages = [m for m in self.messages if m.id != message_id]
         return await self._start(user_id, turn, None)
 
-    def _apply_final(self, snap: ReplySnapshot) -> None:
+    def _apply_final(self, view: MessageView) -> None:
         """Replace the streaming placeholder with the stored reply (private)."""
         for i, m in enumerate(self.messages):
-            if m.id == snap.message_id:
-                self.messages[i] = MessageView(
-                    id=m.id, role="assistant", content=snap.text, status=snap.status,
-                    error=snap.error or "", can_retry=snap.status in ("error", "cancelled"),
-                    model_label=m.model_label,
-                )
+            if m.id == view.id:
+                self.messages[i] = view
                 break

@@ -14,6 +14,7 @@ from chatapp.services import generation, streaming, titles
 from chatapp.services.generation import ReplySnapshot
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.user import current_user_id
+from chatapp.state.views import message_view
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,11 @@ class LiveState(rx.State):
             return
         from chatapp.state.chat import ChatState
 
+        stored = await generation.load_message(message_id)
         async with self:
             chat = await self.get_state(ChatState)
-            chat._apply_final(final)
+            if stored is not None:
+                chat._apply_final(message_view(stored))
             sidebar = await self.get_state(SidebarState)
             sidebar._mark_generating(final.thread_id, False)
             if self.message_id == message_id:
@@ -130,9 +133,11 @@ class LiveState(rx.State):
             await asyncio.sleep(FOLLOW_POLL_SECONDS)
         from chatapp.state.chat import ChatState
 
+        stored = await generation.load_message(message_id)
         async with self:
             chat = await self.get_state(ChatState)
-            chat._apply_final(snap)
+            if stored is not None:
+                chat._apply_final(message_view(stored))
             sidebar = await self.get_state(SidebarState)
             sidebar._mark_generating(snap.thread_id, False)
             if self.message_id == message_id:

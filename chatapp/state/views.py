@@ -19,6 +19,7 @@ class MessageView:
     can_retry: bool = False
     model_label: str = ""
     live: bool = False  # streaming in this tab: drawn by the live block, not the list
+    stats: str = ""  # "stats for nerds": speed, first token, tokens, cost
 
 
 @dataclasses.dataclass
@@ -49,7 +50,27 @@ def message_view(msg: Message) -> MessageView:
         can_retry=msg.role == "assistant" and status in (MessageStatus.ERROR,
                                                           MessageStatus.CANCELLED),
         model_label=model.label if model else (msg.model or ""),
+        stats=reply_stats(msg),
     )
+
+
+def reply_stats(msg: Message) -> str:
+    """'84 tok/s · 0.42 s to first token · 120 in / 512 out · $0.0009' for a finished reply."""
+    if msg.role != "assistant" or not msg.output_tokens:
+        return ""
+    parts: list[str] = []
+    if msg.duration_ms and msg.first_token_ms is not None:
+        streaming = (msg.duration_ms - msg.first_token_ms) / 1000
+        if streaming > 0:
+            parts.append(f"{msg.output_tokens / streaming:.0f} tok/s")
+        parts.append(f"{msg.first_token_ms / 1000:.2f} s to first token")
+    parts.append(f"{msg.input_tokens or 0:,} in / {msg.output_tokens:,} out tokens")
+    model = get_model(msg.model) if msg.model else None
+    if model is not None:
+        cost = model.cost(input_tokens=msg.input_tokens or 0, output_tokens=msg.output_tokens,
+                          reasoning_tokens=msg.reasoning_tokens or 0)
+        parts.append("free" if cost == 0 else f"${cost:.4f}")
+    return " · ".join(parts)
 
 
 def thread_items(summaries: list[ThreadSummary]) -> list[ThreadItem]:
