@@ -124,6 +124,13 @@ class AnthropicProvider:
         params["max_tokens"] = max_tokens
         return params
 
+    async def check(self) -> None:
+        """List models (GET /v1/models): the cheapest request that needs a valid key."""
+        try:
+            await self._client.models.list()
+        except (anthropic.APIError, httpx2.RequestError) as exc:
+            raise self._map(exc, streaming=False, model="") from None
+
     async def stream(self, request: StreamRequest) -> AsyncIterator[Event]:
         try:
             stream = await self._client.messages.create(**self._params(request))

@@ -72,6 +72,14 @@ class Provider(Protocol):
 
     def stream(self, request: StreamRequest) -> AsyncIterator[Event]: ...
 
+    async def check(self) -> None:
+        """Make one cheap authenticated request (listing models) to see the key works.
+
+        Returns when it does; raises the same `ProviderError` subclasses as `stream`
+        (`ProviderAuthError` for a wrong or revoked key), never quoting the key.
+        """
+        ...
+
 
 @dataclass(slots=True)
 class StreamCollector:

@@ -96,6 +96,13 @@ class OpenAICompatibleProvider:
         """Close pooled connections; otherwise the SDK closes them from __del__ on some loop."""
         await self._client.close()
 
+    async def check(self) -> None:
+        """List models (GET /models): the cheapest request that needs a valid key."""
+        try:
+            await self._client.models.list()
+        except (openai.APIError, httpx2.RequestError) as exc:
+            raise self._map(exc, streaming=False) from None
+
     async def stream(self, request: StreamRequest) -> AsyncIterator[Event]:
         stream = await self._open(request)
         tools: dict[int, _PendingToolCall] = {}

@@ -1,9 +1,14 @@
-"""Which catalog models this server can serve, and the provider adapter for each."""
+"""Which catalog models this server can serve, and the provider adapter for each.
+
+A user's own keys (`own_keys`: provider → key, decrypted by chatapp.services.keys) come first:
+with one, a model is available even where the server has no key, and replies use it (and so
+do not draw on the user's budget). Without `own_keys` everything is as configured.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 
 from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError
@@ -14,8 +19,9 @@ from chatapp.providers.registry import build_provider
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    api_key: str | None
+    api_key: str | None = field(repr=False)  # may be a user's own key: never in a log line
     base_url: str | None
+    own_key: bool = False  # the user's own key, not the server's
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +32,36 @@ class ModelOption:
     context_window: int
     vision: bool
     reasoning: bool
+    own_key: bool = False  # served with the user's own key
 
 
 # Provider ids whose settings use another name (CHATAPP_GEMINI_API_KEY for "google").
 SETTINGS_PREFIX = {"google": "gemini"}
 
 
-def credentials(settings: Settings, provider_id: str) -> Credentials | None:
-    """The key and endpoint for a provider, or None when it is not configured."""
+def server_base_url(settings: Settings, provider_id: str) -> str | None:
+    """The endpoint configured for a hosted provider (None: its preset's default)."""
+    prefix = SETTINGS_PREFIX.get(provider_id, provider_id)
+    return getattr(settings, f"{prefix}_base_url", None)
+
+
+def _own_key(provider_id: str, own_keys: Mapping[str, str] | None) -> str | None:
+    preset = PROVIDERS.get(provider_id)
+    if not own_keys or preset is None or not preset.needs_key:
+        return None
+    return own_keys.get(provider_id) or None
+
+
+def credentials(
+    settings: Settings, provider_id: str, own_keys: Mapping[str, str] | None = None
+) -> Credentials | None:
+    """The key and endpoint for a provider, or None when it is not configured.
+
+    The user's own key for the provider, when `own_keys` has one, wins over the server's.
+    """
+    own = _own_key(provider_id, own_keys)
+    if own is not None:
+        return Credentials(own, server_base_url(settings, provider_id), own_key=True)
     if provider_id == "local":
         if not settings.local_model_enabled:
             return None
@@ -46,32 +74,54 @@ def credentials(settings: Settings, provider_id: str) -> Credentials | None:
     secret = getattr(settings, f"{prefix}_api_key", None)
     if secret is None:
         return None
-    base_url = getattr(settings, f"{prefix}_base_url", None)
-    return Credentials(secret.get_secret_value(), base_url)
+    return Credentials(secret.get_secret_value(), server_base_url(settings, provider_id))
 
 
-def available_models(settings: Settings) -> list[ModelOption]:
-    """Models whose provider is configured, in catalog order."""
+def available_models(
+    settings: Settings, own_keys: Collection[str] | None = None
+) -> list[ModelOption]:
+    """Models whose provider is configured, or for which the user has a key, in catalog order.
+
+    `own_keys` only needs the providers the user has a key for (keys.own_key_providers);
+    a provider → key mapping works too.
+    """
+    mine = {p for p in own_keys or () if p in PROVIDERS and PROVIDERS[p].needs_key}
     return [
         ModelOption(
-            m.id, m.label, PROVIDERS[m.provider].label, m.context_window, m.vision, m.reasoning
+            m.id, m.label, PROVIDERS[m.provider].label, m.context_window, m.vision, m.reasoning,
+            own_key=m.provider in mine,
         )
         for m in MODELS
-        if credentials(settings, m.provider) is not None
+        if m.provider in mine or credentials(settings, m.provider) is not None
     ]
 
 
-ProviderResolver = Callable[[Settings, str], tuple[ModelInfo, Provider]]
+def uses_own_key(
+    settings: Settings, model_id: str, own_keys: Mapping[str, str] | None = None
+) -> bool:
+    """Whether `resolve(settings, model_id, own_keys)` hands out the user's own key."""
+    model = get_model(model_id)
+    return model is not None and _own_key(model.provider, own_keys) is not None
 
 
-def resolve(settings: Settings, model_id: str) -> tuple[ModelInfo, Provider]:
-    """The model entry and a ready adapter, or ModelUnavailableError saying why not."""
+# resolve(settings, model_id[, own_keys]): tests pass two-argument fakes.
+ProviderResolver = Callable[..., tuple[ModelInfo, Provider]]
+
+
+def resolve(
+    settings: Settings, model_id: str, own_keys: Mapping[str, str] | None = None
+) -> tuple[ModelInfo, Provider]:
+    """The model entry and a ready adapter, or ModelUnavailableError saying why not.
+
+    With the user's own key for the model's provider in `own_keys`, the adapter uses it
+    (see `uses_own_key`); otherwise the server's key, as configured.
+    """
     model = get_model(model_id)
     if model is None:
         raise ModelUnavailableError(
             f"unknown model {model_id!r}", user_message=f"Unknown model “{model_id}”."
         )
-    creds = credentials(settings, model.provider)
+    creds = credentials(settings, model.provider, own_keys)
     if creds is None:
         preset = PROVIDERS[model.provider]
         raise ModelUnavailableError(

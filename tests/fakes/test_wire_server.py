@@ -115,3 +115,32 @@ def test_unknown_directives_fail_loudly(server: ScriptedServer) -> None:
     )
     assert reply.status_code == 400
     assert "tokenz" in reply.json()["error"]["message"]
+
+
+def test_accepted_keys_refuse_other_keys_on_every_route_in_each_protocol() -> None:
+    chat = {"model": "m", "messages": [{"role": "user", "content": "[[tokens=3]]"}]}
+    with ScriptedServer(accepted_keys={"good"}) as server:
+        openai_models = [httpx.get(f"{server.base_url}/models",
+                                   headers={"authorization": f"Bearer {k}"}) for k in
+                         ("good", "bad-key-123")]
+        anthropic_models = [httpx.get(f"{server.root_url}/v1/models",
+                                      headers={"x-api-key": k, "anthropic-version": "2023-06-01"})
+                            for k in ("good", "bad-key-123")]
+        completions = [httpx.post(f"{server.base_url}/chat/completions", json=chat,
+                                  headers={"authorization": f"Bearer {k}"}) for k in
+                       ("good", "bad-key-123")]
+        messages = [httpx.post(f"{server.root_url}/v1/messages", json={**chat, "max_tokens": 9},
+                               headers={"x-api-key": k}) for k in ("good", "bad-key-123")]
+        statuses = [r.status for r in server.requests]
+        server.accepted_keys = None  # any key again
+        anyone = httpx.get(f"{server.base_url}/models", headers={"authorization": "Bearer x"})
+
+    for ok, refused in (openai_models, anthropic_models, completions, messages):
+        assert (ok.status_code, refused.status_code) == (200, 401)
+    assert openai_models[1].json()["error"]["code"] == "invalid_api_key"
+    assert "bad-key-123" in openai_models[1].json()["error"]["message"]  # echoed, as some do
+    assert anthropic_models[1].json()["error"]["type"] == "authentication_error"
+    assert messages[1].json()["error"]["type"] == "authentication_error"
+    assert len(statuses) == 4 and statuses[1::2] == [401, 401]  # refused calls are recorded
+    assert 401 not in statuses[::2]
+    assert anyone.status_code == 200

@@ -10,12 +10,13 @@ import itertools
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from tests.fakes.wire_anthropic import anthropic_messages
 from tests.fakes.wire_http import ClientGone, HttpRequest, HttpResponder, read_request
 from tests.fakes.wire_openai import openai_chat
+from tests.fakes.wire_scripts import anthropic_error, openai_error
 from tests.fakes.wire_stream import RequestRecord
 
 HOST = "127.0.0.1"  # loopback only: this server trusts every caller
@@ -25,14 +26,23 @@ DEFAULT_MODELS = ("smollm2-135m", "scripted-model")
 class ScriptedServer:
     """Serves the scripted APIs; behaviour comes from `[[directives]]` in the last user message.
 
+    With `accepted_keys` set (also assignable later), every API route, the model listings
+    included, answers 401 in its protocol's format to a key not in it; None accepts any key.
+
     In-process: ``server = ScriptedServer(); server.start(); ...; server.stop()`` runs it on its
     own thread and event loop, so sync and async tests can share it. Standalone: ``serve()``.
     """
 
     def __init__(
-        self, *, port: int = 0, models: Sequence[str] = DEFAULT_MODELS, history: int = 1000
+        self,
+        *,
+        port: int = 0,
+        models: Sequence[str] = DEFAULT_MODELS,
+        history: int = 1000,
+        accepted_keys: Collection[str] | None = None,
     ) -> None:
         self._requested_port = port
+        self.accepted_keys = None if accepted_keys is None else frozenset(accepted_keys)
         self._port: int | None = None
         self.models = tuple(models)
         self._records: collections.deque[RequestRecord] = collections.deque(maxlen=history)
@@ -179,6 +189,9 @@ class ScriptedServer:
         elif request.method == "GET" and path == "/_health":
             await resp.send_json(200, {"ok": True})
         elif request.method == "GET" and path.endswith("/models"):
+            if refusal := self._refusal(request):
+                await resp.send_json(*refusal)
+                return
             await resp.send_json(200, self._models_payload(request))
         elif request.method == "POST" and (
             path.endswith("/chat/completions") or path.endswith("/messages")
@@ -207,6 +220,10 @@ class ScriptedServer:
             self._records.append(record)
         handler = openai_chat if path.endswith("/chat/completions") else anthropic_messages
         try:
+            if refusal := self._refusal(request):
+                record.status = refusal[0]
+                await resp.send_json(*refusal)
+                return
             if not isinstance(body, dict):
                 record.status = 400
                 await resp.send_json(
@@ -226,6 +243,22 @@ class ScriptedServer:
             raise
         finally:
             record.done.set()
+
+    def _refusal(self, request: HttpRequest) -> tuple[int, dict[str, Any]] | None:
+        """401 in the caller's protocol when its key is not an accepted one, else None."""
+        accepted = self.accepted_keys
+        if accepted is None:
+            return None
+        # Anthropic's SDK sends x-api-key or (newer versions) a bearer token, OpenAI's a bearer.
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        key = request.headers.get("x-api-key") or bearer
+        if key in accepted:
+            return None
+        path = request.path.rstrip("/")
+        if "anthropic-version" in request.headers or path.endswith("/messages"):
+            return 401, anthropic_error(401)
+        # Echoes the key back, as some compatible servers do: callers must not repeat it.
+        return 401, openai_error(401, model="", api_key=key)
 
     def _models_payload(self, request: HttpRequest) -> dict[str, Any]:
         if "anthropic-version" in request.headers:

@@ -309,3 +309,32 @@ async def test_missing_key_sends_a_placeholder_not_the_environment(
 
     assert collected.content == "Echo: hi"
     assert wire_server.last_request.headers["authorization"] == "Bearer not-needed"
+
+
+# --- check: is the key good? -------------------------------------------------------------
+
+
+async def test_check_passes_with_a_key_the_server_takes(
+    make_provider: MakeProvider, wire_server: ScriptedServer
+) -> None:
+    wire_server.accepted_keys = frozenset({API_KEY})
+    await make_provider().check()
+
+
+async def test_check_with_a_refused_key_is_an_auth_error_without_the_key(
+    make_provider: MakeProvider, wire_server: ScriptedServer
+) -> None:
+    wire_server.accepted_keys = frozenset({"sk-some-other-key-0123456789"})
+    with pytest.raises(errors.ProviderAuthError) as exc:
+        await make_provider().check()
+    assert exc.value.status_code == 401
+    assert_key_hidden(exc.value)
+
+
+async def test_check_of_an_unreachable_server_names_the_host(
+    make_provider: MakeProvider, closed_port: int
+) -> None:
+    with pytest.raises(errors.ProviderUnavailableError) as exc:
+        await make_provider(base_url=f"http://127.0.0.1:{closed_port}").check()
+    assert exc.value.user_message == (
+        f"Could not reach 127.0.0.1:{closed_port}. Is the provider running?")

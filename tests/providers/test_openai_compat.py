@@ -294,3 +294,32 @@ async def test_tokens_arrive_as_paced_not_buffered(
     assert record.first_token_at is not None and record.last_token_at is not None
     assert 0.35 <= record.last_token_at - record.first_token_at <= 0.6  # 39 gaps of 10 ms
     assert arrivals[-1] - arrivals[0] >= 0.3
+
+
+# --- check: is the key good? -------------------------------------------------------------
+
+
+async def test_check_passes_with_a_key_the_server_takes(
+    make_provider: MakeProvider, wire_server: ScriptedServer
+) -> None:
+    wire_server.accepted_keys = frozenset({API_KEY})
+    await make_provider().check()
+
+
+async def test_check_with_a_refused_key_is_an_auth_error_without_the_key(
+    make_provider: MakeProvider, wire_server: ScriptedServer
+) -> None:
+    wire_server.accepted_keys = frozenset({"sk-some-other-key-0123456789"})
+    with pytest.raises(errors.ProviderAuthError) as exc:
+        await make_provider().check()
+    assert exc.value.status_code == 401
+    assert_key_hidden(exc.value)
+
+
+async def test_check_of_an_unreachable_server_names_the_host(
+    make_provider: MakeProvider, closed_port: int
+) -> None:
+    with pytest.raises(errors.ProviderUnavailableError) as exc:
+        await make_provider(base_url=f"http://127.0.0.1:{closed_port}/v1").check()
+    assert exc.value.user_message == (
+        f"Could not reach 127.0.0.1:{closed_port}. Is the provider running?")

@@ -61,3 +61,57 @@ def test_default_model_falls_back_to_an_available_one() -> None:
                                         local_model_enabled=True)) == "local/smollm2-135m"
     assert models.default_model_id(make(default_model="openai/gpt-4.1",
                                         openai_api_key="k")) == "openai/gpt-4.1"
+
+
+# --- the user's own keys -----------------------------------------------------------------
+
+OWN = "sk-own-0123456789abcdef"
+
+
+def test_an_own_key_brings_its_providers_models_for_that_user_only() -> None:
+    settings = make(local_model_enabled=False)
+    assert models.available_models(settings) == []
+    mine = models.available_models(settings, own_keys={"anthropic": OWN})
+    assert {m.id for m in mine} == {"anthropic/claude-sonnet-4-5", "anthropic/claude-haiku-4-5"}
+    assert all(m.own_key for m in mine)
+    # The providers alone are enough (keys.own_key_providers, nothing decrypted).
+    assert models.available_models(settings, own_keys={"anthropic"}) == mine
+    # Keyless providers are not unlocked by a "key", and unknown names are ignored.
+    assert models.available_models(settings, own_keys={"local", "ollama", "nope"}) == []
+
+
+def test_server_models_are_marked_as_the_servers() -> None:
+    settings = make(local_model_enabled=False, openai_api_key="sk-server")
+    both = models.available_models(settings, own_keys={"anthropic"})
+    assert {m.id.split("/")[0]: m.own_key for m in both} == {"openai": False, "anthropic": True}
+
+
+def test_resolve_uses_the_own_key_first_at_the_servers_endpoint() -> None:
+    settings = make(anthropic_api_key="sk-server", anthropic_base_url="http://127.0.0.1:9/x")
+    _, provider = models.resolve(settings, "anthropic/claude-haiku-4-5", {"anthropic": OWN})
+    assert isinstance(provider, AnthropicProvider)
+    assert (provider._api_key, provider._base_url) == (OWN, "http://127.0.0.1:9/x")
+    assert models.uses_own_key(settings, "anthropic/claude-haiku-4-5", {"anthropic": OWN})
+    _, provider = models.resolve(settings, "anthropic/claude-haiku-4-5")  # as before
+    assert isinstance(provider, AnthropicProvider) and provider._api_key == "sk-server"
+    assert not models.uses_own_key(settings, "anthropic/claude-haiku-4-5")
+    assert not models.uses_own_key(settings, "anthropic/claude-haiku-4-5", {"openai": OWN})
+
+
+def test_resolve_with_an_own_key_where_the_server_has_none() -> None:
+    settings = make(gemini_base_url="http://127.0.0.1:9/v1beta/openai/")
+    with pytest.raises(ModelUnavailableError):
+        models.resolve(settings, "google/gemini-2.5-flash")
+    _, provider = models.resolve(settings, "google/gemini-2.5-flash", {"google": OWN})
+    assert isinstance(provider, OpenAICompatibleProvider)
+    assert (provider._api_key, provider._base_url) == (OWN, "http://127.0.0.1:9/v1beta/openai/")
+    creds = models.credentials(settings, "google", {"google": OWN})
+    assert creds is not None and creds.own_key and OWN not in repr(creds)
+
+
+def test_own_keys_do_not_change_keyless_providers() -> None:
+    settings = make()
+    creds = models.credentials(settings, "local", {"local": OWN})
+    assert creds is not None and (creds.api_key, creds.own_key) == (None, False)
+    assert not models.uses_own_key(settings, "local/smollm2-135m", {"local": OWN})
+    assert not models.uses_own_key(settings, "nope/model", {"nope": OWN})
