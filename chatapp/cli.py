@@ -1,4 +1,4 @@
-"""Operator commands: `python -m chatapp.cli recover | local-model | model-path`."""
+"""Operator commands: `python -m chatapp.cli recover | local-model | model-path | set-tier`."""
 
 from __future__ import annotations
 
@@ -48,17 +48,37 @@ def recover() -> None:
         sys.stderr.write(f"Marked {count} interrupted replies as stopped.\n")
 
 
+def set_tier(who: str, tier: str) -> None:
+    """Until a billing integration sets tiers (see docs/budgets.md), the operator does."""
+    from chatapp.db import session_scope
+    from chatapp.errors import ChatappError
+    from chatapp.services.budgets import set_tier as set_user_tier
+
+    try:
+        with session_scope() as session:
+            user = set_user_tier(session, who=who, tier=tier)
+            label = f"{user.id} ({user.email})" if user.email else user.id
+    except ChatappError as exc:
+        raise SystemExit(f"set-tier: {exc}") from None
+    sys.stdout.write(f"User {label} is now on the {tier} tier.\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="chatapp")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("recover", help="mark replies interrupted by a restart as stopped")
     sub.add_parser("local-model", help="serve the embedded local model")
     sub.add_parser("model-path", help="print the local model's GGUF path")
+    tier = sub.add_parser("set-tier", help="set a signed-in user's budget tier")
+    tier.add_argument("user", help="the user's id or email")
+    tier.add_argument("tier", choices=["free", "pro"])
     args = parser.parse_args(argv)
     if args.command == "recover":
         recover()
     elif args.command == "local-model":
         serve_local_model()
+    elif args.command == "set-tier":
+        set_tier(args.user, args.tier)
     else:
         sys.stdout.write(f"{local_model_path()}\n")
 
