@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
@@ -98,7 +99,7 @@ def _load(session: Session, user_id: str) -> _Loaded:
 class UsageState(rx.State):
     loaded: bool = False
     notice: str = ""
-    days: list[DayPoint] = []
+    days: list[dict[str, Any]] = []  # DayPoint as dicts: recharts' data type
     models: list[BreakdownRow] = []
     providers: list[BreakdownRow] = []
     recent: list[RequestRow] = []
@@ -116,8 +117,9 @@ class UsageState(rx.State):
             self.notice = exc.user_message
             return
         data = await db.run(_load, user_id)
-        self.days = [DayPoint(d.date.strftime("%m-%d"), d.cost_microusd / 1_000_000,
-                              d.input_tokens, d.output_tokens) for d in data.days]
+        self.days = [dataclasses.asdict(DayPoint(d.date.strftime("%m-%d"),
+                                                  d.cost_microusd / 1_000_000, d.input_tokens,
+                                                  d.output_tokens)) for d in data.days]
         self.models = [_breakdown(b) for b in data.models]
         self.providers = [_breakdown(b) for b in data.providers]
         self.recent = [_request(r) for r in data.recent]
