@@ -7,10 +7,16 @@ import reflex as rx
 from chatapp.api.auth import build_auth_app
 from chatapp.api.session import SessionCookieMiddleware
 from chatapp.pages import account, chat, signin
+from chatapp.pages import keys as keys_page
+from chatapp.pages import models as models_page
+from chatapp.pages import usage as usage_page
 from chatapp.state.account import AccountState
 from chatapp.state.chat import ChatState
 from chatapp.state.guard import SessionGuard
+from chatapp.state.keys import KeysState
+from chatapp.state.models_page import ModelSettingsState
 from chatapp.state.signin import SignInState
+from chatapp.state.usage import UsageState
 
 app = rx.App(
     stylesheets=["/chat.css"],
@@ -31,3 +37,9 @@ app.add_page(signin.page, route="/signin", title="Sign in · chatapp", on_load=S
 app.add_page(
     account.page, route="/settings/account", title="Account · chatapp", on_load=AccountState.load
 )
+app.add_page(models_page.page, route="/settings/models", title="Models · chatapp",
+             on_load=ModelSettingsState.load)
+app.add_page(usage_page.page, route="/settings/usage", title="Usage · chatapp",
+             on_load=UsageState.load)
+app.add_page(keys_page.page, route="/settings/keys", title="API keys · chatapp",
+             on_load=KeysState.load)

@@ -14,7 +14,10 @@ def model_picker() -> rx.Component:
         rx.select.content(
             rx.foreach(
                 ChatState.model_choices,
-                lambda m: rx.select.item(m.label, value=m.id),
+                lambda m: rx.select.item(
+                    rx.cond(m.available, m.label, m.label + " · " + m.reason),
+                    value=m.id, disabled=~m.available,
+                ),
             )
         ),
         value=ChatState.model_id,
@@ -37,8 +40,29 @@ def local_model_warning() -> rx.Component:
 def notice() -> rx.Component:
     return rx.cond(
         ChatState.notice != "",
-        rx.callout(ChatState.notice, icon="info", color_scheme="red", size="1",
-                   data_testid="notice"),
+        rx.callout.root(
+            rx.callout.icon(rx.icon("info")),
+            rx.callout.text(ChatState.notice),
+            rx.hstack(
+                rx.cond(ChatState.notice_sign_in,
+                        rx.link(rx.button("Sign in", size="1", variant="soft"),
+                                href="/signin", data_testid="notice-sign-in")),
+                rx.cond(ChatState.notice_use_key,
+                        rx.link(rx.button("Use my key", size="1", variant="soft"),
+                                href="/settings/keys", data_testid="notice-use-key")),
+            ),
+            color_scheme="red", size="1", data_testid="notice",
+        ),
+    )
+
+
+def meter() -> rx.Component:
+    return rx.cond(
+        ChatState.meter != "",
+        rx.tooltip(
+            rx.text(ChatState.meter, size="1", color_scheme="gray", data_testid="meter"),
+            content="Your allowance on this server's keys refills continuously.",
+        ),
     )
 
 
@@ -70,7 +94,8 @@ def composer() -> rx.Component:
                 class_name="composer-input",
                 data_testid="composer",
             ),
-            rx.hstack(model_picker(), rx.spacer(), send_or_stop(), align="center", width="100%"),
+            rx.hstack(model_picker(), meter(), rx.spacer(), send_or_stop(), align="center",
+                      width="100%"),
             on_submit=ChatState.send_message,
             reset_on_submit=False,
             class_name="composer",

@@ -75,6 +75,8 @@ def page() -> rx.Component:
                     rx.callout(AccountState.notice, icon="info", color_scheme="red", size="1",
                                data_testid="account-notice")),
             profile(),
+            rx.link("Your own API keys →", href="/settings/keys", size="2",
+                    data_testid="keys-link"),
             rx.cond(
                 AccountState.signed_in,
                 section("Sign-in methods", rx.foreach(AccountState.methods, method_row)),

@@ -9,7 +9,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from chatapp.errors import ChatappError, NotFoundError
-from chatapp.models import AuthSession, Identity, Message, Thread, User
+from chatapp.models import (
+    ApiKey,
+    AuthSession,
+    Identity,
+    Message,
+    Thread,
+    UsageRecord,
+    User,
+    UserSettings,
+)
 from chatapp.models.base import utcnow
 from chatapp.services import identity
 
@@ -126,6 +135,11 @@ def sign_in(
 
 
 def _move_threads(session: Session, *, from_user: str, to_user: str) -> int:
+    """Threads, and the spend that produced them, move into the account."""
+    session.exec(  # type: ignore[call-overload]
+        sa.update(UsageRecord).where(col(UsageRecord.user_id) == from_user)
+        .values(user_id=to_user)
+    )
     result = session.exec(  # type: ignore[call-overload]
         sa.update(Thread).where(col(Thread.user_id) == from_user).values(user_id=to_user)
     )
@@ -195,7 +209,8 @@ def delete_account(session: Session, *, user_id: str) -> None:
     thread_ids = select(Thread.id).where(Thread.user_id == user_id)
     session.exec(sa.delete(Message).where(col(Message.thread_id).in_(thread_ids)))  # type: ignore[call-overload]
     session.exec(sa.delete(Thread).where(col(Thread.user_id) == user_id))  # type: ignore[call-overload]
-    session.exec(sa.delete(Identity).where(col(Identity.user_id) == user_id))  # type: ignore[call-overload]
+    for table in (Identity, UsageRecord, ApiKey, UserSettings):
+        session.exec(sa.delete(table).where(table.user_id == user_id))  # type: ignore[call-overload, attr-defined]
     session.exec(sa.delete(AuthSession).where(col(AuthSession.user_id) == user_id))  # type: ignore[call-overload]
     session.delete(user)
 

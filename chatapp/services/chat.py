@@ -12,8 +12,7 @@ from chatapp.errors import ModelUnavailableError, NotFoundError, ValidationError
 from chatapp.models import Message, MessageRole, MessageStatus, Thread
 from chatapp.providers.base import ChatMessage
 from chatapp.providers.catalog import get_model
-from chatapp.services import threads
-from chatapp.services.models import credentials
+from chatapp.services import preferences, threads
 
 MAX_MESSAGE_CHARS = 100_000
 CHARS_PER_TOKEN = 3.5  # conservative estimate; real counts come back as usage
@@ -27,14 +26,20 @@ class Turn:
     new_thread: bool
 
 
-def check_model(settings: Settings, model_id: str) -> None:
+def check_model(session: Session, settings: Settings, *, user_id: str, model_id: str) -> None:
+    """Refuse a model this user may not use here (server config, tier, own keys)."""
     model = get_model(model_id)
     if model is None:
         raise ValidationError(f"unknown model {model_id}", user_message="Pick a model first.")
-    if credentials(settings, model.provider) is None:
+    access = preferences.access_for(session, user_id=user_id)
+    ok, reason = preferences.availability(
+        settings, model, is_anonymous=access.is_anonymous, tier=access.tier,
+        own_key_providers=access.own_key_providers,
+    )
+    if not ok:
         raise ModelUnavailableError(
-            f"model {model_id} not configured",
-            user_message=f"{model.label} is not available on this server.",
+            f"model {model_id} not available to this user",
+            user_message=f"{model.label} is not available here ({reason}).",
         )
 
 
@@ -56,7 +61,7 @@ def start_turn(
             "message too long",
             user_message=f"Messages are limited to {MAX_MESSAGE_CHARS:,} characters.",
         )
-    check_model(settings, model_id)
+    check_model(session, settings, user_id=user_id, model_id=model_id)
     if thread_id is None:
         thread = Thread(user_id=user_id, title=threads.clean_title(text) or "New chat",
                         model_id=model_id)
@@ -90,7 +95,7 @@ def retry_turn(
     if MessageStatus(old.status).is_active:
         raise ValidationError("still running", user_message="This reply is still being written.")
     chosen = model_id or thread.model_id
-    check_model(settings, chosen)
+    check_model(session, settings, user_id=user_id, model_id=chosen)
     reply = _placeholder(thread, parent_id=old.parent_id, model_id=chosen)
     thread.model_id = chosen
     _add_reply(session, thread, reply)

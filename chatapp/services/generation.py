@@ -18,7 +18,8 @@ from chatapp.errors import ChatappError, ProviderError
 from chatapp.models import Message, MessageStatus, Thread
 from chatapp.models.base import utcnow
 from chatapp.providers.base import Provider, ReasoningDelta, StreamRequest, TextDelta, Usage
-from chatapp.services import chat, models
+from chatapp.providers.catalog import ModelInfo, get_model
+from chatapp.services import billing, chat, models
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,13 @@ async def generate_reply(
     publish: Publish | None = None,
     stop_signals: StopSignals | None = None,
     resolve: models.ProviderResolver = models.resolve,
+    admission: billing.Admission | None = None,
 ) -> ReplySnapshot:
     """Generate the reply stored as `message_id` (a pending assistant message).
+
+    `admission` says how it is paid for (the user's own key, or a budget reservation that is
+    settled to the real cost at the end, or refunded if nothing was produced); one usage
+    record is written per provider request.
 
     Text reaches `publish` at most every `stream_flush_seconds` and the database at least
     every `stream_checkpoint_seconds`; the final state is written whatever happens
@@ -72,9 +78,14 @@ async def generate_reply(
     provider: Provider | None = None
     outcome = MessageStatus.COMPLETE
     failure: ChatappError | None = None
+    model: ModelInfo | None = None
     try:
-        model, provider = resolve(settings, reply.model or thread.model_id)
-        max_out = min(settings.max_output_tokens, max(64, model.context_window // 2))
+        model_id = reply.model or thread.model_id
+        entry = get_model(model_id)
+        own = (await billing.own_keys_for(settings, user_id=thread.user_id, model=entry)
+               if admission is not None and admission.own_key and entry is not None else {})
+        model, provider = resolve(settings, model_id, own) if own else resolve(settings, model_id)
+        max_out = billing.max_output_tokens(settings, model)
         prompt = await db.run(
             lambda s: chat.build_prompt(
                 s, message_id=message_id, context_window=model.context_window,
@@ -139,10 +150,18 @@ async def generate_reply(
         ttft = (
             int((progress.first_token_at - started) * 1000) if progress.first_token_at else None
         )
-        await asyncio.shield(
-            db.run(_finish, snap, progress.usage, ttft, int((time.monotonic() - started) * 1000))
-        )
+        duration = int((time.monotonic() - started) * 1000)
+        await asyncio.shield(db.run(_finish, snap, progress.usage, ttft, duration))
         await signals.clear(message_id)
+        if model is not None:  # a request was made: pay for it and record it
+            await asyncio.shield(billing.account_for_reply(
+                settings, admission=admission, user_id=thread.user_id, thread_id=thread.id,
+                message_id=message_id, model=model, usage_seen=progress.usage,
+                produced=bool(progress.text or progress.reasoning), outcome=outcome.value,
+                first_token_ms=ttft, duration_ms=duration,
+            ))
+        elif admission is not None:
+            await billing.release(settings, admission)
     if publish:
         await publish(snap)
     return snap
@@ -227,6 +246,12 @@ def _finish(
         reply.reasoning_tokens, reply.cached_tokens = usage.reasoning_tokens, usage.cached_tokens
     reply.updated_at = utcnow()
     session.add(reply)
+
+
+async def owner_of(thread_id: str) -> str:
+    """The user a thread belongs to ("" when it is gone)."""
+    thread = await db.run(lambda s: s.get(Thread, thread_id))
+    return thread.user_id if thread is not None else ""
 
 
 async def load_message(message_id: str) -> Message | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from sqlmodel import Session, col, select
 
@@ -12,7 +13,8 @@ from chatapp.config import Settings
 from chatapp.errors import ChatappError
 from chatapp.models import Message, MessageRole, Thread
 from chatapp.providers.base import ChatMessage, StreamCollector, StreamRequest
-from chatapp.services import models, threads
+from chatapp.providers.catalog import get_model
+from chatapp.services import billing, models, threads
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,12 @@ async def generate_title(
         return None
     thread, question, answer = found
     provider = None
+    entry = get_model(thread.model_id)
+    own = (await billing.own_keys_for(settings, user_id=thread.user_id, model=entry)
+           if entry is not None else {})
     try:
-        model, provider = resolve(settings, thread.model_id)
+        model, provider = resolve(settings, thread.model_id, own) if own else resolve(
+            settings, thread.model_id)
         request = StreamRequest(
             model=model.api_model,
             messages=[
@@ -72,7 +78,15 @@ async def generate_title(
             async for event in provider.stream(request):
                 collected.add(event)
 
+        started = time.monotonic()
         await asyncio.wait_for(collect(), TITLE_TIMEOUT_SECONDS)
+        # A title is a provider request too: it gets its usage record (not metered).
+        await billing.account_for_reply(
+            settings, admission=billing.Admission(own_key=bool(own)), user_id=thread.user_id,
+            thread_id=thread.id, message_id=None, model=model, usage_seen=collected.usage,
+            produced=True, outcome="complete", first_token_ms=None,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
     except (ChatappError, TimeoutError) as exc:
         log.info("title generation for %s skipped: %s", thread_id, type(exc).__name__)
         return None

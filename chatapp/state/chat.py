@@ -7,7 +7,8 @@ import reflex as rx
 from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError, NotFoundError
-from chatapp.services import chat, local_model, models, threads
+from chatapp.providers.catalog import PROVIDERS, get_model
+from chatapp.services import billing, budgets, chat, local_model, preferences, threads
 from chatapp.state.live import LiveState
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.user import current_user_id
@@ -34,7 +35,11 @@ class ChatState(rx.State):
     model_choices: list[ModelChoice] = []
     local_model_online: bool = True
     stats_for_nerds: bool = False
+    meter: str = ""  # "62% left · full in 5 h" for models paid from the allowance
     notice: str = ""
+    # Ways out of a refused message: sign in (anonymous), or use a key of one's own.
+    notice_sign_in: bool = False
+    notice_use_key: bool = False
     _page_size: int = PAGE_SIZE
 
     @rx.var
@@ -54,17 +59,23 @@ class ChatState(rx.State):
         """on_load of `/` and `/chat/[thread_id]`."""
         settings = get_settings()
         self.notice = ""
-        self.model_choices = [
-            ModelChoice(m.id, m.label, m.provider_label) for m in models.available_models(settings)
-        ]
-        if self.model_id not in {c.id for c in self.model_choices}:
-            self.model_id = models.default_model_id(settings)
         self.local_model_online = await local_model.is_online(settings)
         try:
             user_id = await current_user_id(self)
         except ChatappError as exc:
             self.notice = exc.user_message
-            return
+            return None
+        prefs, picker = await db.run(lambda s: (
+            preferences.get(s, user_id=user_id),
+            preferences.picker_for_user(s, settings, user_id=user_id),
+        ))
+        self.model_choices = [
+            ModelChoice(m.id, m.label, m.provider_label, m.available, m.reason) for m in picker
+        ]
+        self.stats_for_nerds = prefs.stats_for_nerds
+        self.notice_sign_in = self.notice_use_key = False
+        if self.model_id not in self._available_ids():
+            self.model_id = preferences.default_for_new_chat(settings, prefs, picker)
         thread_id = thread_id_from_path(self.router.url.path)
         self.current_thread_id, self.not_found, self._page_size = thread_id, False, PAGE_SIZE
         self.messages, self.has_more = [], False
@@ -72,6 +83,7 @@ class ChatState(rx.State):
         await sidebar._refresh(user_id)
         if thread_id:
             await self._load_messages(user_id)
+        await self._refresh_meter(user_id)
         self.loaded = True
         live = await self.get_state(LiveState)
         last = self.messages[-1] if self.messages else None
@@ -103,7 +115,7 @@ class ChatState(rx.State):
             return
         self.messages = [message_view(m) for m in page.messages]
         self.has_more = page.has_more
-        if thread.model_id in {c.id for c in self.model_choices}:
+        if thread.model_id in self._available_ids():
             self.model_id = thread.model_id
 
     @rx.event
@@ -112,14 +124,50 @@ class ChatState(rx.State):
         self._page_size += PAGE_SIZE
         await self._load_messages(user_id)
 
+    def _client_ip(self) -> str:
+        return budgets.client_ip(dict(self.router.headers.raw_headers),
+                                 self.router.session.client_ip,
+                                 get_settings().trusted_proxy_hops)
+
+    async def _refresh_meter(self, user_id: str) -> None:
+        model = get_model(self.model_id)
+        if model is None or (model.input_price == 0 and model.output_price == 0):
+            self.meter = ""
+            return
+        try:
+            meter = await billing.meter_for(get_settings(), user_id=user_id,
+                                            client_ip=self._client_ip())
+        except Exception:  # the meter is a hint: never break the page for it
+            self.meter = ""
+            return
+        self.meter = meter.label
+
+    def _refuse(self, exc: ChatappError) -> None:
+        self.notice = exc.user_message
+        anonymous_refusal = isinstance(exc, budgets.BudgetExceededError) and "Sign in" in (
+            exc.user_message)
+        self.notice_sign_in = anonymous_refusal
+        model = get_model(self.model_id)
+        self.notice_use_key = (isinstance(exc, budgets.BudgetExceededError)
+                               and not anonymous_refusal and model is not None
+                               and PROVIDERS[model.provider].needs_key)
+
+    def _available_ids(self) -> set[str]:
+        return {c.id for c in self.model_choices if c.available}
+
     @rx.event
-    def set_model(self, model_id: str) -> None:
-        if model_id in {c.id for c in self.model_choices}:
+    async def set_model(self, model_id: str) -> None:
+        if model_id in self._available_ids():
             self.model_id = model_id
+            try:
+                await self._refresh_meter(await current_user_id(self))
+            except ChatappError:
+                self.meter = ""
 
     @rx.event
     def dismiss_notice(self) -> None:
         self.notice = ""
+        self.notice_sign_in = self.notice_use_key = False
 
     @rx.event
     async def send_message(self, form_data: dict):
@@ -131,8 +179,14 @@ class ChatState(rx.State):
             self.notice = BUSY_NOTICE  # the text stays in the composer
             return None
         settings = get_settings()
+        admission: billing.Admission | None = None
         try:
             user_id = await current_user_id(self)
+            admission = await billing.admit_turn(
+                settings, user_id=user_id, model_id=self.model_id,
+                thread_id=self.current_thread_id or None, text=text,
+                client_ip=self._client_ip(),
+            )
             turn = await db.run(
                 lambda s: chat.start_turn(
                     s, settings=settings, user_id=user_id,
@@ -141,12 +195,15 @@ class ChatState(rx.State):
                 )
             )
         except ChatappError as exc:
-            self.notice = exc.user_message  # the text stays in the composer
+            await billing.release(settings, admission)
+            self._refuse(exc)  # the text stays in the composer
             return None
         self.notice = ""
-        return await self._start(user_id, turn, text)
+        self.notice_sign_in = self.notice_use_key = False
+        return await self._start(user_id, turn, text, admission)
 
-    async def _start(self, user_id: str, turn: chat.Turn, text: str | None):
+    async def _start(self, user_id: str, turn: chat.Turn, text: str | None,
+                     admission: billing.Admission):
         if text is not None:
             self.messages.append(MessageView(id=turn.user_message_id or "", role="user",
                                              content=text.strip()))
@@ -157,7 +214,7 @@ class ChatState(rx.State):
         self.current_thread_id = turn.thread_id
         live = await self.get_state(LiveState)
         live._begin(message_id=turn.assistant_message_id, thread_id=turn.thread_id,
-                    new_thread=turn.new_thread)
+                    new_thread=turn.new_thread, admission=admission)
         sidebar = await self.get_state(SidebarState)
         await sidebar._refresh(user_id)
         events = [rx.set_value(COMPOSER_ID, ""), LiveState.run_generation,
@@ -172,8 +229,13 @@ class ChatState(rx.State):
         if self.busy:
             return None
         settings = get_settings()
+        admission: billing.Admission | None = None
         try:
             user_id = await current_user_id(self)
+            admission = await billing.admit_turn(
+                settings, user_id=user_id, model_id=self.model_id, thread_id=None, text="",
+                client_ip=self._client_ip(), retry_of=message_id,
+            )
             turn = await db.run(
                 lambda s: chat.retry_turn(
                     s, settings=settings, user_id=user_id, message_id=message_id,
@@ -181,10 +243,11 @@ class ChatState(rx.State):
                 )
             )
         except ChatappError as exc:
-            self.notice = exc.user_message
+            await billing.release(settings, admission)
+            self._refuse(exc)
             return None
         self.messages = [m for m in self.messages if m.id != message_id]
-        return await self._start(user_id, turn, None)
+        return await self._start(user_id, turn, None, admission)
 
     def _apply_final(self, view: MessageView) -> None:
         """Replace the streaming placeholder with the stored reply (private)."""

@@ -18,11 +18,12 @@ from reflex_base.utils.format import format_event_handler
 from chatapp.services import identity
 from chatapp.state.account import AccountState
 from chatapp.state.chat import ChatState
+from chatapp.state.keys import KeysState
 from chatapp.state.live import LiveState
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.signin import SignInState
 
-USER_STATES = (ChatState, LiveState, SidebarState, AccountState, SignInState)
+USER_STATES = (ChatState, LiveState, SidebarState, AccountState, SignInState, KeysState)
 
 
 class SessionKeyState(rx.State):

@@ -10,7 +10,7 @@ import reflex as rx
 
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
-from chatapp.services import generation, streaming, titles
+from chatapp.services import billing, generation, streaming, titles
 from chatapp.services.generation import ReplySnapshot
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.user import current_user_id
@@ -36,13 +36,16 @@ class LiveState(rx.State):
     _pending: str = ""
     _follow: str = ""
     _new_thread: bool = False
+    _admission: dict | None = None  # billing.to_plain(Admission)
     _last_tail_flush: float = 0.0
 
-    def _begin(self, *, message_id: str, thread_id: str, new_thread: bool) -> None:
+    def _begin(self, *, message_id: str, thread_id: str, new_thread: bool,
+               admission: billing.Admission | None = None) -> None:
         self.active, self.stopping = True, False
         self.message_id, self.thread_id = message_id, thread_id
         self.head = self.tail = self.reasoning = ""
         self._pending, self._new_thread = message_id, new_thread
+        self._admission = billing.to_plain(admission)
 
     def _watch(self, *, message_id: str, thread_id: str, text: str) -> None:
         """Show a reply another tab (or worker) is writing, from its saved checkpoints."""
@@ -75,6 +78,8 @@ class LiveState(rx.State):
         """Stream the pending reply of this tab (the id never comes from the browser)."""
         async with self:
             message_id, new_thread = self._pending, self._new_thread
+            admission = billing.from_plain(dict(self._admission) if self._admission else None)
+            self._admission = None
             self._pending = ""
         if not message_id:
             return
@@ -86,7 +91,8 @@ class LiveState(rx.State):
                     self._show(snap)
 
         try:
-            final = await generation.generate_reply(message_id, settings=settings, publish=publish)
+            final = await generation.generate_reply(message_id, settings=settings,
+                                                    publish=publish, admission=admission)
         except Exception:
             log.exception("generation task for %s crashed", message_id)
             async with self:
@@ -95,10 +101,12 @@ class LiveState(rx.State):
         from chatapp.state.chat import ChatState
 
         stored = await generation.load_message(message_id)
+        stored_user = await generation.owner_of(final.thread_id)
         async with self:
             chat = await self.get_state(ChatState)
             if stored is not None:
                 chat._apply_final(message_view(stored))
+                await chat._refresh_meter(stored_user)
             sidebar = await self.get_state(SidebarState)
             sidebar._mark_generating(final.thread_id, False)
             if self.message_id == message_id:

@@ -36,6 +36,8 @@ class ModelChoice:
     id: str = ""
     label: str = ""
     provider_label: str = ""
+    available: bool = True
+    reason: str = ""  # why it is not available: "Sign in to use", "Pro", "Add an OpenAI key"
 
 
 def message_view(msg: Message) -> MessageView:

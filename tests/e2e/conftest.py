@@ -124,11 +124,15 @@ def _app_env(
         CHATAPP_SECRET_KEY=secrets.token_urlsafe(32),
         CHATAPP_OPENAI_API_KEY="sk-test-e2e",
         CHATAPP_OPENAI_BASE_URL=wire.base_url,
+        # No server key for Anthropic: its models appear only with a user's own key.
+        CHATAPP_ANTHROPIC_BASE_URL=wire.anthropic_base_url,
         CHATAPP_DEFAULT_MODEL=DEFAULT_MODEL,
         CHATAPP_LOCAL_MODEL_ENABLED="false",
         # Title requests would carry the test's [[directives]] too and muddy request counts.
         CHATAPP_TITLE_GENERATION="false",
         CHATAPP_REQUEST_TIMEOUT_SECONDS="30",
+        # Two long GPT-4.1 replies fit a signed-in free user's allowance, a third does not.
+        CHATAPP_BUDGET_FREE_USD="0.02",
         **auth,
     )
     env.pop("REFLEX_REDIS_URL", None)

@@ -415,8 +415,19 @@ def test_session_cookie_is_httponly_and_samesite_lax(page: Page) -> None:
 # --- the model picker -------------------------------------------------------------------------
 
 
-def test_model_picker_chooses_the_model_that_answers(page: Page, wire) -> None:
+def test_model_picker_chooses_the_model_that_answers(page: Page, wire, oidc) -> None:
+    from tests.e2e.test_auth import sign_in_with_sso
+
     open_chat(page)
+    page.get_by_test_id("model-picker").click()
+    locked = page.get_by_role("option", name="GPT-4.1 · Sign in to use")
+    expect(locked).to_have_attribute("aria-disabled", "true")  # signed-in only, says why
+    page.keyboard.press("Escape")
+
+    sub = f"picker-{marker()}"
+    oidc.set_user(sub, email=f"{sub}@example.org", name="Picker")
+    sign_in_with_sso(page, oidc, sub)
+    expect(page.get_by_test_id("account-link")).to_contain_text("Picker")
     page.get_by_test_id("model-picker").click()
     page.get_by_role("option", name="GPT-4.1", exact=True).click()
     expect(page.get_by_test_id("model-picker")).to_have_text("GPT-4.1")

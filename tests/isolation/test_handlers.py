@@ -26,6 +26,8 @@ from chatapp.state.account import DELETE_CONFIRMATION, AccountState
 from chatapp.state.chat import ChatState
 from chatapp.state.live import LiveState
 from chatapp.state.sidebar import SidebarState
+from tests.isolation.attacks_keys import KEYS_ATTACKS
+from tests.isolation.attacks_settings import SETTINGS_ATTACKS
 from tests.isolation.conftest import MODEL, World
 from tests.isolation.harness import Tab
 from tests.isolation.world import all_counts, live_session_ids, owned_rows
@@ -56,10 +58,24 @@ HANDLERS: dict[str, Case] = {
     "ChatState.retry": Case(MESSAGE_ARG, ("message_id",)),
     "ChatState.send_message": Case(URL_THREAD, ("form_data",)),
     "ChatState.set_model": Case(OWN_DATA, ("model_id",)),  # a catalog id, nobody's data
+    # API keys: a provider name only, never a user or key id: each handler acts on the
+    # caller's own keys, so Bob cannot test, replace or delete Alice's (attacks_keys.py).
+    "KeysState.delete_key": Case(OWN_DATA, ("provider",)),
+    "KeysState.load": Case(OWN_DATA, ()),
+    "KeysState.save_key": Case(OWN_DATA, ("form_data",)),
+    "KeysState.test_key": Case(OWN_DATA, ("provider",)),
     "LiveState.follow_reply": Case(SERVER_HELD, ()),
     "LiveState.run_generation": Case(SERVER_HELD, ()),
     "LiveState.stop": Case(SERVER_HELD, ()),
+    # Settings pages: no id of anyone's; model ids are catalog ids (attacks_settings.py).
+    "ModelSettingsState.choose_default": Case(OWN_DATA, ("model_id",)),
+    "ModelSettingsState.enable_model": Case(OWN_DATA, ("model_id", "enabled")),
+    "ModelSettingsState.load": Case(OWN_DATA, ()),
+    "ModelSettingsState.pin_model": Case(OWN_DATA, ("model_id", "pinned")),
+    "ModelSettingsState.show_stats": Case(OWN_DATA, ("enabled",)),
     "SignInState.load": Case(OWN_DATA, ()),
+    "UsageState.export_csv": Case(OWN_DATA, ()),
+    "UsageState.load": Case(OWN_DATA, ()),
 }
 # Reflex's own handlers allowed on chatapp states. `setvar` can only call `set_<var>`
 # methods, and test_no_other_handler_and_no_var_the_browser_could_set shows none exist.
@@ -296,6 +312,10 @@ async def _sign_in_load(w: World, tab: Tab) -> set[str]:
     out = await tab.open(f"/signin?next=/chat/{w.alice.thread_id}")
     assert out.errors == []
     return {w.alice.thread_id}
+
+
+ATTACKS.update(SETTINGS_ATTACKS)
+ATTACKS.update(KEYS_ATTACKS)
 
 
 @pytest.mark.parametrize("name", sorted(HANDLERS))

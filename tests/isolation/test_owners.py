@@ -12,9 +12,12 @@ from chatapp.services import identity
 from chatapp.state.account import AccountState
 from chatapp.state.chat import ChatState
 from chatapp.state.live import LiveState
+from chatapp.state.models_page import ModelSettingsState
+from chatapp.state.usage import UsageState
+from tests.isolation.attacks_settings import download_text
 from tests.isolation.conftest import World
 from tests.isolation.harness import Tab
-from tests.isolation.world import Person, all_counts, live_session_ids
+from tests.isolation.world import DISABLED, Person, all_counts, live_session_ids, owned_rows
 
 
 async def test_alice_opens_retries_stops_and_revokes_with_her_own_ids(world: World) -> None:
@@ -50,6 +53,26 @@ async def test_alice_opens_retries_stops_and_revokes_with_her_own_ids(world: Wor
     assert live_session_ids(engine, alice.user_id) == {alice.session_id}
 
 
+async def test_alice_sees_her_usage_and_changes_her_own_preferences(world: World) -> None:
+    alice, bob, engine = world.alice, world.bob, world.engine
+    tab = world.tab(alice)
+    await tab.open("/settings/usage")
+    usage_page = await tab.state(UsageState)
+    assert [(r.thread_id, r.thread_title) for r in usage_page.recent] == [
+        (alice.thread_id, alice.texts[0])]
+    out = await tab.call(UsageState, "export_csv")
+    assert alice.texts[0] in download_text(out)
+
+    bobs = owned_rows(engine, bob.user_id)["user_settings"]
+    await tab.open("/settings/models")
+    await tab.call(ModelSettingsState, "enable_model", model_id=DISABLED, enabled=True)
+    await tab.call(ModelSettingsState, "show_stats", enabled=False)
+    models_page = await tab.state(ModelSettingsState)
+    assert (models_page.notice, models_page.stats_for_nerds) == ("", False)
+    assert all(r.enabled for r in models_page.rows)
+    assert owned_rows(engine, bob.user_id)["user_settings"] == bobs
+
+
 def _credentials(person: Person) -> list[str]:
     tokens = [person.token, person.other_token]
     return [*tokens, *(identity.hash_token(t) for t in tokens), person.user_id]
@@ -61,6 +84,8 @@ async def _use_normally(world: World, person: Person) -> Tab:
     await tab.open(f"/chat/{person.thread_id}")
     await tab.open(f"/chat/{person.streaming_thread_id}", settle=False)
     await tab.open("/settings/account")
+    await tab.open("/settings/usage")
+    await tab.open("/settings/models")
     await tab.open("/signin")
     return tab
 

@@ -38,6 +38,9 @@ PAGES = {  # route → its on_load handler, attacked in test_handlers.py
     "chat/[thread_id]": "ChatState.load_page",
     "signin": "SignInState.load",
     "settings/account": "AccountState.load",
+    "settings/keys": "KeysState.load",
+    "settings/models": "ModelSettingsState.load",
+    "settings/usage": "UsageState.load",
 }
 HTML = {"accept": "text/html,application/xhtml+xml"}
 

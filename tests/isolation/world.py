@@ -12,8 +12,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from chatapp.config import Settings
-from chatapp.models import AuthSession, Identity, Message, MessageStatus, Thread, User
-from chatapp.services import chat, identity
+from chatapp.models import (
+    AuthSession,
+    Identity,
+    Message,
+    MessageStatus,
+    Thread,
+    UsageRecord,
+    User,
+    UserSettings,
+)
+from chatapp.services import chat, identity, usage
 
 
 @dataclasses.dataclass
@@ -32,6 +41,7 @@ class Person:
     failed_reply_id: str = ""
     streaming_thread_id: str = ""
     streaming_reply_id: str = ""
+    usage_id: str = ""  # a usage record of the first thread's reply
     texts: list[str] = dataclasses.field(default_factory=list)  # content only they may see
 
     def ids(self) -> dict[str, str]:
@@ -46,9 +56,13 @@ class Person:
                 *(identity.hash_token(t) for t in tokens)]
 
 
+DISABLED = "ollama/llama3.2"  # each person's preferences hide this model
+
+
 def make_person(engine: Engine, settings: Settings, name: str) -> Person:
     """An anonymous user with two live sessions, a finished and a failed reply in one thread,
-    and a reply still streaming in another (as if a generation ran in another worker)."""
+    a reply still streaming in another (as if a generation ran in another worker), a usage
+    record, and model preferences."""
     tag = f"{name}-{secrets.token_hex(4)}"
     model = settings.default_model
     with Session(engine, expire_on_commit=False) as s:
@@ -85,6 +99,14 @@ def make_person(engine: Engine, settings: Settings, name: str) -> Person:
                "The provider is unavailable right now. Retry in a moment.")
         t3 = turn(p.texts[5], None)
         finish(t3.assistant_message_id, p.texts[4], MessageStatus.STREAMING)
+        record = usage.record(s, user_id=p.user_id, thread_id=t1.thread_id,
+                              message_id=t1.assistant_message_id, provider="openai",
+                              model=model, input_tokens=12, output_tokens=34,
+                              cost_microusd=56, duration_ms=700)
+        s.add(UserSettings(user_id=p.user_id, default_model=model, disabled_models=DISABLED,
+                           pinned_models=model, stats_for_nerds=True))
+        s.commit()
+        p.usage_id = record.id
     p.thread_id, p.user_message_id = t1.thread_id, t1.user_message_id or ""
     p.finished_reply_id, p.followup_id = t1.assistant_message_id, t2.user_message_id or ""
     p.failed_reply_id = t2.assistant_message_id
@@ -94,7 +116,8 @@ def make_person(engine: Engine, settings: Settings, name: str) -> Person:
 
 def owned_rows(engine: Engine, user_id: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every column of every row the user owns (user, identities, sessions, threads,
-    messages), read on a new connection: equal snapshots mean nothing of theirs changed."""
+    messages, usage, settings), read on a new connection: equal snapshots mean nothing of
+    theirs changed."""
     threads = sa.select(col(Thread.id)).where(col(Thread.user_id) == user_id)
     queries = {
         "users": sa.select(User).where(col(User.id) == user_id),
@@ -102,6 +125,8 @@ def owned_rows(engine: Engine, user_id: str) -> dict[str, list[tuple[Any, ...]]]
         "auth_sessions": sa.select(AuthSession).where(col(AuthSession.user_id) == user_id),
         "threads": sa.select(Thread).where(col(Thread.user_id) == user_id),
         "messages": sa.select(Message).where(col(Message.thread_id).in_(threads)),
+        "usage_records": sa.select(UsageRecord).where(col(UsageRecord.user_id) == user_id),
+        "user_settings": sa.select(UserSettings).where(col(UserSettings.user_id) == user_id),
     }
     with engine.connect() as conn:
         return {name: sorted(tuple(row) for row in conn.execute(q))

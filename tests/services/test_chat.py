@@ -104,7 +104,9 @@ def test_unknown_model_and_unconfigured_provider_are_refused(
     with pytest.raises(ModelUnavailableError) as unconfigured:
         chat.start_turn(session, settings=no_keys, user_id=user_id, thread_id=None,
                         content="hi", model_id="openai/gpt-4.1-mini")
-    assert unconfigured.value.user_message == "GPT-4.1 mini is not available on this server."
+    assert unconfigured.value.user_message == (
+        "GPT-4.1 mini is not available here (Add an OpenAI key)."
+    )
     local_off = settings.model_copy(update={"local_model_enabled": False})
     with pytest.raises(ModelUnavailableError):
         chat.start_turn(session, settings=local_off, user_id=user_id, thread_id=None,
@@ -187,13 +189,13 @@ def test_retry_can_switch_model_and_refuses_what_it_cannot_retry(
                         message_id=turn.assistant_message_id)
 
     retry = chat.retry_turn(session, settings=keyed, user_id=user_id,
-                            message_id=turn.assistant_message_id, model_id="openai/gpt-4.1")
+                            message_id=turn.assistant_message_id, model_id="openai/gpt-4.1-mini")
     session.commit()
     reply = session.get(Message, retry.assistant_message_id)
     thread = session.get(Thread, turn.thread_id)
     assert reply is not None and thread is not None
     assert (reply.provider, reply.model, thread.model_id) == (
-        "openai", "openai/gpt-4.1", "openai/gpt-4.1"
+        "openai", "openai/gpt-4.1-mini", "openai/gpt-4.1-mini"
     )
 
 
@@ -289,3 +291,14 @@ def test_two_racing_sends_on_one_thread_start_only_one_reply(
     session.expire_all()
     texts = [m.content for m in session.exec(select(Message).where(Message.role == "user"))]
     assert "from tab A" in texts and "from tab B" not in texts
+
+
+def test_a_model_above_the_users_tier_is_refused_with_the_reason(
+    session: Session, settings: Settings, user_id: str
+) -> None:
+    keyed = settings.model_copy(update={"openai_api_key": settings.secret_key})
+    with pytest.raises(ModelUnavailableError) as refused:
+        send(session, keyed, user_id, "hi", model_id="openai/gpt-4.1")  # signed-in only
+    assert refused.value.user_message == "GPT-4.1 is not available here (Sign in to use)."
+    assert table_counts(session.get_bind()) == table_counts(session.get_bind()) | {
+        "messages": 0, "threads": 0}
