@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -112,10 +113,16 @@ async def release(settings: Settings, admission: Admission | None) -> None:
 async def account_for_reply(
     settings: Settings, *, admission: Admission | None, user_id: str, thread_id: str,
     message_id: str | None, model: ModelInfo, usage_seen: Usage | None, produced: bool,
-    outcome: str, first_token_ms: int | None, duration_ms: int,
+    outcome: str, first_token_ms: int | None, duration_ms: int, produced_chars: int = 0,
+    prompt_chars: int = 0,
 ) -> int:
     """After a reply: settle (or refund when nothing was produced) and write its usage record.
-    Returns the cost in micro-USD."""
+    A stream cut off before the provider reported usage is charged on an estimate from the
+    text, never as free. Returns the cost in micro-USD."""
+    if usage_seen is None and produced:
+        usage_seen = Usage(input_tokens=math.ceil(prompt_chars / budgets.CHARS_PER_TOKEN),
+                           output_tokens=math.ceil(produced_chars / budgets.CHARS_PER_TOKEN),
+                           estimated=True)
     cost = budgets.actual_cost(model, usage_seen) if usage_seen is not None else 0
     own_key = bool(admission and admission.own_key)
     if admission is not None and admission.reservation is not None:

@@ -79,6 +79,7 @@ async def generate_reply(
     outcome = MessageStatus.COMPLETE
     failure: ChatappError | None = None
     model: ModelInfo | None = None
+    prompt_chars = 0
     try:
         model_id = reply.model or thread.model_id
         entry = get_model(model_id)
@@ -92,6 +93,7 @@ async def generate_reply(
                 max_output_tokens=max_out,
             )
         )
+        prompt_chars = sum(len(m.content) for m in prompt)
         request = StreamRequest(model=model.api_model, messages=prompt, max_tokens=max_out)
         producer = asyncio.create_task(_consume(provider, request, progress))
         if publish:
@@ -159,6 +161,8 @@ async def generate_reply(
                 message_id=message_id, model=model, usage_seen=progress.usage,
                 produced=bool(progress.text or progress.reasoning), outcome=outcome.value,
                 first_token_ms=ttft, duration_ms=duration,
+                produced_chars=len(snap.text) + len(snap.reasoning),
+                prompt_chars=prompt_chars,
             ))
         elif admission is not None:
             await billing.release(settings, admission)

@@ -144,8 +144,7 @@ class ChatState(rx.State):
 
     def _refuse(self, exc: ChatappError) -> None:
         self.notice = exc.user_message
-        anonymous_refusal = isinstance(exc, budgets.BudgetExceededError) and "Sign in" in (
-            exc.user_message)
+        anonymous_refusal = isinstance(exc, budgets.BudgetExceededError) and exc.anonymous
         self.notice_sign_in = anonymous_refusal
         model = get_model(self.model_id)
         self.notice_use_key = (isinstance(exc, budgets.BudgetExceededError)
