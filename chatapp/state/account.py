@@ -11,7 +11,7 @@ from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.services import accounts, identity
 from chatapp.services.sign_in import configured_providers
-from chatapp.state.user import current_user_id, forget_cached_sessions
+from chatapp.state.user import current_user_id, forget_cached_sessions, user_or_notice
 
 DELETE_CONFIRMATION = "delete my account"
 
@@ -29,6 +29,12 @@ class SessionRow:
 class MethodRow:
     provider: str = ""
     detail: str = ""
+
+
+def _reload_home() -> rx.event.EventSpec:
+    """After sessions changed: a real page load, so the new cookie reaches the socket."""
+    forget_cached_sessions()
+    return rx.call_script("window.location.href = '/'")
 
 
 def _device(user_agent: str) -> str:
@@ -60,10 +66,8 @@ class AccountState(rx.State):
     @rx.event
     async def load(self) -> None:
         self.notice = ""
-        try:
-            user_id = await current_user_id(self)
-        except ChatappError as exc:
-            self.notice = exc.user_message
+        user_id = await user_or_notice(self)
+        if user_id is None:
             return
         token = self._token()
         profile = await db.run(lambda s: accounts.profile(s, user_id=user_id))
@@ -101,30 +105,23 @@ class AccountState(rx.State):
         """End this browser's session; the next page load starts a fresh anonymous one."""
         token = self._token()
         await db.run(lambda s: accounts.sign_out(s, token=token))
-        forget_cached_sessions()
-        return rx.call_script("window.location.href = '/'")
+        return _reload_home()
 
     @rx.event
     async def sign_out_everywhere(self):
-        try:
-            user_id = await current_user_id(self)
-        except ChatappError as exc:
-            self.notice = exc.user_message
+        user_id = await user_or_notice(self)
+        if user_id is None:
             return None
         await db.run(lambda s: accounts.revoke_all_sessions(s, user_id=user_id))
-        forget_cached_sessions()
-        return rx.call_script("window.location.href = '/'")
+        return _reload_home()
 
     @rx.event
     async def delete_account(self, form_data: dict):
         if str(form_data.get("confirm", "")).strip().lower() != DELETE_CONFIRMATION:
             self.notice = f"Type “{DELETE_CONFIRMATION}” to confirm. Nothing was deleted."
             return None
-        try:
-            user_id = await current_user_id(self)
-        except ChatappError as exc:
-            self.notice = exc.user_message
+        user_id = await user_or_notice(self)
+        if user_id is None:
             return None
         await db.run(lambda s: accounts.delete_account(s, user_id=user_id))
-        forget_cached_sessions()
-        return rx.call_script("window.location.href = '/'")
+        return _reload_home()

@@ -16,7 +16,7 @@ from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.providers.catalog import PROVIDERS
 from chatapp.services import accounts, keys
-from chatapp.state.user import current_user_id
+from chatapp.state.user import current_user_id, user_or_notice
 
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 
@@ -69,10 +69,8 @@ class KeysState(rx.State):
     async def load(self) -> None:
         """on_load of /settings/keys."""
         self.notice, self.testing = "", ""
-        try:
-            user_id = await current_user_id(self)
-        except ChatappError as exc:
-            self.notice = exc.user_message
+        user_id = await user_or_notice(self)
+        if user_id is None:
             return
         profile = await db.run(lambda s: accounts.profile(s, user_id=user_id))
         self.signed_in = not profile.is_anonymous

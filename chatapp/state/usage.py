@@ -9,9 +9,8 @@ import reflex as rx
 from sqlmodel import Session
 
 from chatapp import db
-from chatapp.errors import ChatappError
 from chatapp.services import usage
-from chatapp.state.user import current_user_id
+from chatapp.state.user import user_or_notice
 
 DAYS = 30
 RECENT = 50
@@ -111,10 +110,8 @@ class UsageState(rx.State):
     async def load(self) -> None:
         """on_load of `/settings/usage`: the last 30 days of the user's own requests."""
         self.notice = ""
-        try:
-            user_id = await current_user_id(self)
-        except ChatappError as exc:
-            self.notice = exc.user_message
+        user_id = await user_or_notice(self)
+        if user_id is None:
             return
         data = await db.run(_load, user_id)
         self.days = [dataclasses.asdict(DayPoint(d.date.strftime("%m-%d"),
@@ -131,10 +128,8 @@ class UsageState(rx.State):
     @rx.event
     async def export_csv(self):
         """Every request of the user's as a CSV download."""
-        try:
-            user_id = await current_user_id(self)
-        except ChatappError as exc:
-            self.notice = exc.user_message
+        user_id = await user_or_notice(self)
+        if user_id is None:
             return None
         text = await db.run(lambda s: usage.csv_export(s, user_id=user_id))
         return rx.download(data=text, filename=CSV_FILENAME, mime_type="text/csv")

@@ -42,3 +42,12 @@ async def current_user_id(state: rx.State) -> str:
 def forget_cached_sessions() -> None:
     """Drop this worker's cache after sessions were revoked, so they stop working at once."""
     _cache.clear()
+
+
+async def user_or_notice(state: rx.State) -> str | None:
+    """The session's user id; else the reason goes to the state's `notice` and None returns."""
+    try:
+        return await current_user_id(state)
+    except ChatappError as exc:
+        state.notice = exc.user_message  # type: ignore[attr-defined]
+        return None
