@@ -4,11 +4,12 @@ import os
 
 import reflex as rx
 
-# No outbound calls at run time: telemetry and version checks off, npm pinned to its registry.
+# No outbound calls at run time: telemetry and version checks off. The npm registry is whatever
+# npm is configured with on this machine: the project's .npmrc and bunfig.toml name none, and
+# because they exist Reflex copies them instead of probing registries for the fastest one.
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
 os.environ.setdefault("REFLEX_USE_NPM", "1")
-os.environ.setdefault("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/")
 
 _port = int(os.environ.get("CHATAPP_PORT", "3000"))
 

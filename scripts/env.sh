@@ -7,7 +7,6 @@ export PATH="$NODE_DIR:$VENV/bin:$PATH"
 export REFLEX_TELEMETRY_ENABLED=false
 export REFLEX_CHECK_LATEST_VERSION=0
 export REFLEX_USE_NPM=1
-export NPM_CONFIG_REGISTRY="https://registry.npmjs.org/"
 export NPM_CONFIG_UPDATE_NOTIFIER=false
 export NPM_CONFIG_FUND=false
 export NPM_CONFIG_AUDIT=false

@@ -113,7 +113,6 @@ def _app_env(
         REFLEX_TELEMETRY_ENABLED="false",
         REFLEX_CHECK_LATEST_VERSION="0",
         REFLEX_USE_NPM="1",
-        NPM_CONFIG_REGISTRY=os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/"),
         NPM_CONFIG_UPDATE_NOTIFIER="false",
         NPM_CONFIG_FUND="false",
         NPM_CONFIG_AUDIT="false",
