@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
     oidc_name: str = "Single sign-on"
+    # Sign-in providers trusted to verify email addresses (comma-separated: github, google,
+    # oidc). Only a verified email from one of these links into an existing account that was
+    # made with another provider; otherwise the person signs in to that account first and
+    # adds the new method from the account page. Empty (the default): never link by email.
+    email_link_providers: str = ""
 
     # Budgets: USD of the server's keys each tier may spend per rolling window. The allowance
     # refills continuously: half spent is full again after half a window.
@@ -110,6 +115,11 @@ class Settings(BaseSettings):
                 "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
             )
         return self
+
+    @property
+    def email_link_provider_ids(self) -> frozenset[str]:
+        return frozenset(p.strip().lower() for p in self.email_link_providers.split(",")
+                         if p.strip())
 
     @property
     def local_model_base_url(self) -> str:
