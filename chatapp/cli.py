@@ -63,7 +63,21 @@ def set_tier(who: str, tier: str) -> None:
     sys.stdout.write(f"User {label} is now on the {tier} tier.\n")
 
 
+# Commands whose arguments are all positional: ids made before ids stopped starting with "-"
+# would otherwise be read as options.
+POSITIONAL_ONLY = frozenset({"set-tier"})
+
+
+def _positionals_first(argv: list[str]) -> list[str]:
+    """`set-tier -x8… pro` → `set-tier -- -x8… pro` (help still works)."""
+    if (argv and argv[0] in POSITIONAL_ONLY and "--" not in argv
+            and not {"-h", "--help"} & set(argv[1:])):
+        return [argv[0], "--", *argv[1:]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = _positionals_first(list(sys.argv[1:] if argv is None else argv))
     parser = argparse.ArgumentParser(prog="chatapp")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("recover", help="mark replies interrupted by a restart as stopped")

@@ -7,8 +7,13 @@ from datetime import UTC, datetime
 
 
 def new_id() -> str:
-    """A 22-character URL-safe random id (128 bits): unguessable, so safe in URLs."""
-    return secrets.token_urlsafe(16)
+    """A 22-character URL-safe random id (128 bits): unguessable, so safe in URLs.
+
+    It never starts with `-`, so a command line cannot read it as an option.
+    """
+    while (ident := secrets.token_urlsafe(16))[0] == "-":
+        continue
+    return ident
 
 
 def utcnow() -> datetime:

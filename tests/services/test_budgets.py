@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import asyncio
 import os
 import threading
@@ -363,6 +365,28 @@ def test_the_set_tier_command(
     with pytest.raises(SystemExit):
         cli.main(["set-tier", grace.id, "gold"])  # argparse refuses unknown tiers
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_set_tier_command_takes_an_id_that_looks_like_an_option(
+    engine: Engine, session: Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Ids made before new_id() avoided a leading "-" (about 1 in 64 of them) still exist.
+    user = User(id="-" + secrets.token_urlsafe(16)[1:], is_anonymous=False, email=None)
+    session.add(user)
+    session.commit()
+
+    cli.main(["set-tier", user.id, "pro"])
+
+    assert f"User {user.id} is now on the pro tier" in capsys.readouterr().out
+    stored = fresh(engine, User, user.id)
+    assert stored is not None and stored.tier == "pro"
+    with pytest.raises(SystemExit):
+        cli.main(["set-tier", user.id, "gold"])
+    assert "invalid choice: 'gold'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as help_exit:
+        cli.main(["set-tier", "--help"])
+    assert help_exit.value.code == 0
+    assert "the user's id or email" in capsys.readouterr().out
 
 
 async def test_the_store_is_redis_when_configured_else_the_database(engine: Engine) -> None:
