@@ -19,3 +19,9 @@ def new_id() -> str:
 def utcnow() -> datetime:
     """Aware UTC: SQLModel's datetime columns refuse naive values."""
     return datetime.now(UTC)
+
+
+def storable(text: str) -> str:
+    """Text every database can store: PostgreSQL refuses U+0000 in text, so it becomes U+FFFD
+    (the replacement character), as a model or a user may well send one."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
