@@ -10,6 +10,7 @@ from chatapp.pages import account, chat, signin
 from chatapp.pages import keys as keys_page
 from chatapp.pages import models as models_page
 from chatapp.pages import usage as usage_page
+from chatapp.services import maintenance
 from chatapp.state.account import AccountState
 from chatapp.state.chat import ChatState
 from chatapp.state.guard import SessionGuard
@@ -29,6 +30,8 @@ app = rx.App(
 )
 # Before Reflex's hydration: a tab whose cookie changed must not be sent the old user's state.
 app.add_middleware(SessionGuard(), index=0)
+# Ends replies whose writer died (a crash, a lost worker), whoever was watching them.
+app.register_lifespan_task(maintenance.run_forever)
 app.add_page(chat.index, route="/", title="chatapp", on_load=ChatState.load_page)
 app.add_page(
     chat.thread, route="/chat/[thread_id]", title="chatapp", on_load=ChatState.load_page

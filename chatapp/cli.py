@@ -1,4 +1,4 @@
-"""Operator commands: `python -m chatapp.cli recover | local-model | model-path | set-tier`."""
+"""Operator commands: `python -m chatapp.cli sweep | local-model | model-path | set-tier`."""
 
 from __future__ import annotations
 
@@ -38,14 +38,15 @@ def serve_local_model() -> None:
     os.execv(sys.executable, args)
 
 
-def recover() -> None:
-    from chatapp.db import session_scope
-    from chatapp.services.generation import recover_interrupted
+def sweep() -> None:
+    """End replies whose writer is gone (their lease ran out): safe while the app runs, as
+    the app itself does this every few seconds."""
+    import asyncio
 
-    with session_scope() as session:
-        count = recover_interrupted(session)
-    if count:
-        sys.stderr.write(f"Marked {count} interrupted replies as stopped.\n")
+    from chatapp.services.maintenance import sweep_once
+
+    ended = asyncio.run(sweep_once(get_settings()))
+    sys.stdout.write(f"Ended {len(ended)} interrupted replies.\n")
 
 
 def set_tier(who: str, tier: str) -> None:
@@ -80,15 +81,15 @@ def main(argv: list[str] | None = None) -> None:
     argv = _positionals_first(list(sys.argv[1:] if argv is None else argv))
     parser = argparse.ArgumentParser(prog="chatapp")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("recover", help="mark replies interrupted by a restart as stopped")
+    sub.add_parser("sweep", help="end replies whose server died mid-reply (lease expired)")
     sub.add_parser("local-model", help="serve the embedded local model")
     sub.add_parser("model-path", help="print the local model's GGUF path")
     tier = sub.add_parser("set-tier", help="set a signed-in user's budget tier")
     tier.add_argument("user", help="the user's id or email")
     tier.add_argument("tier", choices=["free", "pro"])
     args = parser.parse_args(argv)
-    if args.command == "recover":
-        recover()
+    if args.command == "sweep":
+        sweep()
     elif args.command == "local-model":
         serve_local_model()
     elif args.command == "set-tier":

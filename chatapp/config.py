@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # Streaming cadence: how often live text reaches the browser and the database.
     stream_flush_seconds: float = Field(default=0.05, gt=0, le=1.0)
     stream_checkpoint_seconds: float = Field(default=1.0, gt=0, le=10.0)
+    # A reply's writer renews its lease at every checkpoint; once it has gone this long without
+    # renewal the reply counts as orphaned (its process died) and is ended as interrupted.
+    # Longer than a short database outage, which the writer rides out (see architecture.md).
+    stream_lease_seconds: float = Field(default=10.0, ge=1.0, le=600.0)
     # Send only the unfinished paragraph of a live reply; off only to measure its effect.
     stream_live_split: bool = True
     title_generation: bool = True
@@ -106,6 +110,16 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_key_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _lease_outlives_checkpoints(self) -> Settings:
+        if self.stream_lease_seconds < 3 * self.stream_checkpoint_seconds:
+            raise ConfigurationError(
+                "CHATAPP_STREAM_LEASE_SECONDS must be at least three checkpoint intervals "
+                f"({3 * self.stream_checkpoint_seconds:g} s), or live replies would be ended "
+                "as interrupted while their writer is still at work."
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret_in_prod(self) -> Settings:

@@ -26,6 +26,17 @@ class ValidationError(ChatappError):
     user_message = "That input is not valid."
 
 
+class OwnKeyUnavailableError(ChatappError):
+    """A reply admitted on the user's own key, whose key was deleted since or no longer opens
+    (the server secret changed): it fails, and is never sent on the server's key instead."""
+
+    def __init__(self, provider_label: str) -> None:
+        message = (f"Your own {provider_label} key was removed or can no longer be read, so "
+                   "nothing was sent. Add it again under Settings → API keys, or pick another "
+                   "model, then retry.")
+        super().__init__(f"own {provider_label} key unavailable", user_message=message)
+
+
 class ConfigurationError(ChatappError):
     """Settings that cannot work (refused at start-up)."""
 

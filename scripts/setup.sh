@@ -50,4 +50,3 @@ fi
 # --- database ---------------------------------------------------------------------
 say "Migrating the database"
 "$VENV/bin/alembic" upgrade head
-"$VENV/bin/python" -m chatapp.cli recover

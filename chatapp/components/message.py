@@ -39,6 +39,11 @@ def reply_error(msg: MessageView) -> rx.Component:
     )
 
 
+def regenerate_button(msg: MessageView) -> rx.Component:
+    return rx.button(rx.icon("rotate-ccw", size=12), "Regenerate", size="1", variant="ghost",
+                     on_click=ChatState.retry(msg.id), data_testid="regenerate-button")
+
+
 def live_reply() -> rx.Component:
     """The reply streaming in this tab; `head` stays put while `tail` grows."""
     return rx.box(
@@ -66,9 +71,18 @@ def assistant_message(msg: MessageView) -> rx.Component:
             msg.status == "cancelled",
             rx.hstack(
                 rx.badge("Stopped", color_scheme="gray", variant="soft"),
-                rx.button(rx.icon("rotate-ccw", size=12), "Regenerate", size="1",
-                          variant="ghost", on_click=ChatState.retry(msg.id)),
+                regenerate_button(msg),
                 class_name="reply-meta", data_testid="reply-stopped",
+            ),
+        ),
+        rx.cond(
+            msg.status == "interrupted",
+            rx.hstack(
+                rx.badge(rx.icon("unplug", size=12), "Interrupted", color_scheme="amber",
+                         variant="soft"),
+                rx.text(msg.error, size="1", color_scheme="gray"),
+                regenerate_button(msg),
+                class_name="reply-meta", data_testid="reply-interrupted",
             ),
         ),
     )

@@ -1,11 +1,11 @@
 """SQLModel tables. Importing this package registers every table on SQLModel.metadata."""
 
 from chatapp.models.billing import ApiKey, BudgetBucket, UsageRecord, UserSettings
-from chatapp.models.message import Message, MessageRole, MessageStatus
+from chatapp.models.message import ACTIVE_STATUSES, Message, MessageRole, MessageStatus
 from chatapp.models.thread import Thread
 from chatapp.models.user import AuthSession, Identity, User
 
 __all__ = [
-    "ApiKey", "AuthSession", "BudgetBucket", "Identity", "Message", "MessageRole",
-    "MessageStatus", "Thread", "UsageRecord", "User", "UserSettings",
+    "ACTIVE_STATUSES", "ApiKey", "AuthSession", "BudgetBucket", "Identity", "Message",
+    "MessageRole", "MessageStatus", "Thread", "UsageRecord", "User", "UserSettings",
 ]

@@ -22,11 +22,17 @@ class MessageStatus(enum.StrEnum):
     STREAMING = "streaming"
     COMPLETE = "complete"
     ERROR = "error"
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # the user pressed Stop
+    INTERRUPTED = "interrupted"  # its writer died (crash, restart): ended when its lease ran out
 
     @property
     def is_active(self) -> bool:
-        return self in (MessageStatus.PENDING, MessageStatus.STREAMING)
+        return self in ACTIVE_STATUSES
+
+
+# The replies still being written: one home for the rule (the partial index below repeats it
+# in SQL, as does its migration).
+ACTIVE_STATUSES: tuple[MessageStatus, ...] = (MessageStatus.PENDING, MessageStatus.STREAMING)
 
 
 class Message(SQLModel, table=True):
@@ -63,5 +69,12 @@ class Message(SQLModel, table=True):
     cached_tokens: int | None = None
     first_token_ms: int | None = None
     duration_ms: int | None = None
+    # While a reply is being written: the process writing it renews its lease at every
+    # checkpoint; a reply whose lease ran out is ended as interrupted by whoever meets it.
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = None
+    # How the reply is paid for (billing.Admission as JSON) until it is settled, exactly once,
+    # by whoever ends it: its writer, or whoever finds it orphaned.
+    admission: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

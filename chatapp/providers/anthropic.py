@@ -12,6 +12,7 @@ import httpx2
 from chatapp import errors
 from chatapp.providers import failures
 from chatapp.providers.base import (
+    Accepted,
     ChatMessage,
     Event,
     Finish,
@@ -136,6 +137,7 @@ class AnthropicProvider:
             stream = await self._client.messages.create(**self._params(request))
         except (anthropic.APIError, httpx2.RequestError) as exc:
             raise self._map(exc, streaming=False, model=request.model) from None
+        yield Accepted()
         counts = {"input": 0, "cache_read": 0, "cache_write": 0, "output": 0, "thinking": 0}
         tools: dict[int, list[str]] = {}  # block index -> [id, name, json pieces...]
         stop: str | None = None

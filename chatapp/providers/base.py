@@ -28,6 +28,13 @@ class StreamRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Accepted:
+    """The provider took the request (its response began): from here on it bills the prompt,
+    even if no token follows. An adapter yields it once, first; a refused request (an HTTP
+    error, no connection) raises without it."""
+
+
+@dataclass(frozen=True, slots=True)
 class TextDelta:
     text: str
 
@@ -59,14 +66,15 @@ class Finish:
     reason: str = "stop"  # stop | length | tool_calls | content_filter | ...
 
 
-Event = TextDelta | ReasoningDelta | Usage | ToolCall | Finish
+Event = Accepted | TextDelta | ReasoningDelta | Usage | ToolCall | Finish
 
 
 class Provider(Protocol):
     """An adapter for one wire protocol.
 
-    `stream` yields events as they arrive and raises a `chatapp.errors.ProviderError`
-    subclass on failure (before or during the stream). Closing the iterator early
+    `stream` yields `Accepted` once the provider has taken the request, then events as they
+    arrive, and raises a `chatapp.errors.ProviderError` subclass on failure (before or during
+    the stream). Closing the iterator early
     (``aclose``) must close the underlying HTTP response.
     """
 

@@ -14,6 +14,7 @@ from openai.types.chat import ChatCompletionChunk
 from chatapp import errors
 from chatapp.providers import failures
 from chatapp.providers.base import (
+    Accepted,
     Event,
     Finish,
     ReasoningDelta,
@@ -105,6 +106,7 @@ class OpenAICompatibleProvider:
 
     async def stream(self, request: StreamRequest) -> AsyncIterator[Event]:
         stream = await self._open(request)
+        yield Accepted()
         tools: dict[int, _PendingToolCall] = {}
         usage: Usage | None = None
         finish: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -10,22 +11,25 @@ from sqlmodel import Session, col, select
 
 from chatapp import db
 from chatapp.config import Settings
-from chatapp.errors import NotFoundError
+from chatapp.errors import NotFoundError, OwnKeyUnavailableError
 from chatapp.models import Message, Thread, User
 from chatapp.providers.base import Usage
-from chatapp.providers.catalog import ModelInfo, get_model
+from chatapp.providers.catalog import PROVIDERS, ModelInfo, get_model
 from chatapp.services import budgets, keys, threads, usage
 from chatapp.services.budget_store import Bucket
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Admission:
-    """How a reply is paid for; kept with the tab's generation (pickles with the state)."""
+    """How a reply is paid for: stored as JSON on the reply until it is settled (exactly once,
+    by whoever ends the reply), so a reservation outlives the process that made it."""
 
     own_key: bool
     reservation: budgets.Reservation | None = None
+    # The prompt's size when admitted: an orphaned reply's prompt is charged on it.
+    prompt_chars: int = 0
 
 
 def max_output_tokens(settings: Settings, model: ModelInfo) -> int:
@@ -57,29 +61,27 @@ def _branch_chars(session: Session, thread: Thread) -> int:
     return sum(len(c or "") for c in lengths)
 
 
-def to_plain(admission: Admission | None) -> dict | None:
-    """Plain data for a Reflex backend var (state objects come back as proxies there)."""
-    if admission is None:
-        return None
+def to_json(admission: Admission) -> str:
     r = admission.reservation
-    return {
-        "own_key": admission.own_key,
+    return json.dumps({
+        "own_key": admission.own_key, "prompt_chars": admission.prompt_chars,
         "reservation": None if r is None else {
             "buckets": [[b.key, b.limit] for b in r.buckets], "amount": r.amount,
             "window": r.window, "remaining": dict(r.remaining),
         },
-    }
+    })
 
 
-def from_plain(data: dict | None) -> Admission | None:
-    if not data:
+def from_json(text: str | None) -> Admission | None:
+    if not text:
         return None
+    data = json.loads(text)
     r = data.get("reservation")
     reservation = None if r is None else budgets.Reservation(
         tuple(Bucket(str(k), int(limit)) for k, limit in r["buckets"]), int(r["amount"]),
-        float(r["window"]), dict(r["remaining"]),
+        float(r["window"]), {str(k): int(v) for k, v in r["remaining"].items()},
     )
-    return Admission(bool(data.get("own_key")), reservation)
+    return Admission(bool(data.get("own_key")), reservation, int(data.get("prompt_chars", 0)))
 
 
 async def admit_turn(
@@ -92,16 +94,43 @@ async def admit_turn(
         lambda s: _prepare(s, settings, user_id=user_id, model_id=model_id,
                            thread_id=thread_id, retry_of=retry_of)
     )
+    prompt_chars = history + len(text)
     if own:
-        return Admission(own_key=True)
+        return Admission(own_key=True, prompt_chars=prompt_chars)
     model = get_model(model_id)
     assert model is not None
-    estimate = budgets.estimate_cost(model, prompt_chars=history + len(text),
+    estimate = budgets.estimate_cost(model, prompt_chars=prompt_chars,
                                      max_output_tokens=max_output_tokens(settings, model))
     store = budgets.get_budget_store(settings)
     reservation = await budgets.admit(store, settings=settings, user_id=user_id, tier=tier,
                                       client_ip=client_ip, estimate_microusd=estimate)
-    return Admission(own_key=False, reservation=reservation)
+    return Admission(own_key=False, reservation=reservation, prompt_chars=prompt_chars)
+
+
+async def admit_request(
+    settings: Settings, *, user_id: str, model: ModelInfo, prompt_chars: int,
+    max_output: int,
+) -> Admission:
+    """A request of the server's own making for the user (a title): on their own key when
+    they have one for the provider, else reserved from their allowance like a reply (raises
+    BudgetExceededError when it does not fit)."""
+    tier, own = await db.run(lambda s: _tier_and_own(s, user_id=user_id, model=model))
+    if own:
+        return Admission(own_key=True, prompt_chars=prompt_chars)
+    estimate = budgets.estimate_cost(model, prompt_chars=prompt_chars,
+                                     max_output_tokens=max_output)
+    reservation = await budgets.admit(
+        budgets.get_budget_store(settings), settings=settings, user_id=user_id, tier=tier,
+        estimate_microusd=estimate)
+    return Admission(own_key=False, reservation=reservation, prompt_chars=prompt_chars)
+
+
+def _tier_and_own(session: Session, *, user_id: str, model: ModelInfo) -> tuple[budgets.Tier, bool]:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("user not found")
+    return budgets.tier_of(user), model.provider in keys.own_key_providers(session,
+                                                                           user_id=user_id)
 
 
 async def release(settings: Settings, admission: Admission | None) -> None:
@@ -110,31 +139,39 @@ async def release(settings: Settings, admission: Admission | None) -> None:
         await budgets.refund(budgets.get_budget_store(settings), admission.reservation)
 
 
+def charged_usage(
+    *, usage_seen: Usage | None, prompt_chars: int, produced_chars: int, accepted: bool,
+) -> Usage | None:
+    """What one request is charged for. The provider's own count when it sent one; else an
+    estimate from the text (a stream cut off before usage came); else, for a request the
+    provider accepted that produced nothing (Stop before the first token), its prompt, which
+    providers bill once they have it. None: nothing to charge (refused, or never sent)."""
+    if usage_seen is not None:
+        return usage_seen
+    if not produced_chars and not accepted:
+        return None
+    return Usage(input_tokens=math.ceil(prompt_chars / budgets.CHARS_PER_TOKEN),
+                 output_tokens=math.ceil(produced_chars / budgets.CHARS_PER_TOKEN),
+                 estimated=True)
+
+
 async def account_for_reply(
     settings: Settings, *, admission: Admission | None, user_id: str, thread_id: str,
-    message_id: str | None, model: ModelInfo, usage_seen: Usage | None, produced: bool,
-    outcome: str, first_token_ms: int | None, duration_ms: int, produced_chars: int = 0,
-    prompt_chars: int = 0,
+    message_id: str | None, model: ModelInfo, charged: Usage | None, outcome: str,
+    first_token_ms: int | None, duration_ms: int | None, patience: float = 0.0,
 ) -> int:
-    """After a reply: settle (or refund when nothing was produced) and write its usage record.
-    A stream cut off before the provider reported usage is charged on an estimate from the
-    text, never as free. Returns the cost in micro-USD."""
-    if usage_seen is None and produced:
-        usage_seen = Usage(input_tokens=math.ceil(prompt_chars / budgets.CHARS_PER_TOKEN),
-                           output_tokens=math.ceil(produced_chars / budgets.CHARS_PER_TOKEN),
-                           estimated=True)
-    cost = budgets.actual_cost(model, usage_seen) if usage_seen is not None else 0
+    """After a request: settle its reservation to the cost of `charged` (refund it when there
+    is nothing to charge) and write its usage record, retrying the write for `patience`
+    seconds while the database is unavailable. Returns the cost in micro-USD."""
+    cost = budgets.actual_cost(model, charged) if charged is not None else 0
     own_key = bool(admission and admission.own_key)
     if admission is not None and admission.reservation is not None:
         store = budgets.get_budget_store(settings)
         try:
-            if produced:
-                await budgets.settle(store, admission.reservation, cost)
-            else:
-                await budgets.refund(store, admission.reservation)
+            await budgets.settle(store, admission.reservation, cost)
         except Exception:  # the budget store is down: the reply itself still counts
             log.exception("settling the budget for %s failed", message_id)
-    u = usage_seen or Usage()
+    u = charged or Usage()
 
     def write(session: Session) -> None:
         if session.get(Thread, thread_id) is None:
@@ -147,14 +184,19 @@ async def account_for_reply(
             first_token_ms=first_token_ms, duration_ms=duration_ms, outcome=outcome,
         )
 
-    await db.run(write)
+    await db.run_patiently(write, patience=patience)
     return cost
 
 
-async def own_keys_for(settings: Settings, *, user_id: str, model: ModelInfo) -> dict[str, str]:
-    """The user's decrypted key for this model's provider, if they stored one (never logged)."""
-    return await db.run(lambda s: keys.load_keys(s, settings=settings, user_id=user_id,
-                                                 providers=[model.provider]))
+async def own_key_for(settings: Settings, *, user_id: str, model: ModelInfo) -> dict[str, str]:
+    """{provider: key}: the user's decrypted key for the model's provider, for a request
+    admitted on it (never logged). OwnKeyUnavailableError when it was deleted since, or no
+    longer opens: such a request fails rather than fall back to the server's key."""
+    found = await db.run(lambda s: keys.load_keys(s, settings=settings, user_id=user_id,
+                                                  providers=[model.provider]))
+    if model.provider not in found:
+        raise OwnKeyUnavailableError(PROVIDERS[model.provider].label)
+    return found
 
 
 async def meter_for(settings: Settings, *, user_id: str, client_ip: str | None

@@ -9,10 +9,10 @@ from sqlmodel import Session, col, select
 
 from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError, NotFoundError, ValidationError
-from chatapp.models import Message, MessageRole, MessageStatus, Thread
+from chatapp.models import ACTIVE_STATUSES, Message, MessageRole, MessageStatus, Thread
 from chatapp.providers.base import ChatMessage
 from chatapp.providers.catalog import get_model
-from chatapp.services import preferences, threads
+from chatapp.services import billing, leases, preferences, threads
 
 MAX_MESSAGE_CHARS = 100_000
 CHARS_PER_TOKEN = 3.5  # conservative estimate; real counts come back as usage
@@ -51,8 +51,10 @@ def start_turn(
     thread_id: str | None,
     content: str,
     model_id: str,
+    admission: billing.Admission,
 ) -> Turn:
-    """Store the user's message and an empty assistant reply; create the thread if needed."""
+    """Store the user's message and an empty assistant reply, paid for as `admission` says;
+    create the thread if needed."""
     text = content.strip()
     if not text:
         raise ValidationError("empty message", user_message="Type a message first.")
@@ -79,14 +81,15 @@ def start_turn(
     )
     session.add(user_msg)
     session.flush()
-    reply = _placeholder(thread, parent_id=user_msg.id, model_id=model_id)
+    reply = _placeholder(settings, thread, parent_id=user_msg.id, model_id=model_id,
+                         admission=admission)
     _add_reply(session, thread, reply)
     return Turn(thread.id, user_msg.id, reply.id, new_thread=thread_id is None)
 
 
 def retry_turn(
     session: Session, *, settings: Settings, user_id: str, message_id: str,
-    model_id: str | None = None,
+    admission: billing.Admission, model_id: str | None = None,
 ) -> Turn:
     """A new reply to the same user message, as a sibling branch of the old one."""
     old, thread = threads.get_message(session, user_id=user_id, message_id=message_id)
@@ -96,7 +99,8 @@ def retry_turn(
         raise ValidationError("still running", user_message="This reply is still being written.")
     chosen = model_id or thread.model_id
     check_model(session, settings, user_id=user_id, model_id=chosen)
-    reply = _placeholder(thread, parent_id=old.parent_id, model_id=chosen)
+    reply = _placeholder(settings, thread, parent_id=old.parent_id, model_id=chosen,
+                         admission=admission)
     thread.model_id = chosen
     _add_reply(session, thread, reply)
     return Turn(thread.id, None, reply.id, new_thread=False)
@@ -117,11 +121,15 @@ def _add_reply(session: Session, thread: Thread, reply: Message) -> None:
         ) from None
 
 
-def _placeholder(thread: Thread, *, parent_id: str, model_id: str) -> Message:
+def _placeholder(settings: Settings, thread: Thread, *, parent_id: str, model_id: str,
+                 admission: billing.Admission) -> Message:
+    """The pending reply. Its lease starts now: if no writer claims it in time (the tab went
+    away before generation started), it is ended as interrupted and its reservation given back."""
     provider, _, api_model = model_id.partition("/")
     return Message(
         thread_id=thread.id, parent_id=parent_id, role=MessageRole.ASSISTANT,
         status=MessageStatus.PENDING, provider=provider, model=model_id,
+        lease_expires_at=leases.expires(settings), admission=billing.to_json(admission),
     )
 
 
@@ -130,7 +138,7 @@ def _thread_is_generating(session: Session, thread_id: str) -> bool:
         session.exec(
             select(Message.id)
             .where(Message.thread_id == thread_id)
-            .where(col(Message.status).in_(threads.ACTIVE_STATUSES))
+            .where(col(Message.status).in_(ACTIVE_STATUSES))
             .limit(1)
         ).first()
         is not None

@@ -9,10 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from chatapp.errors import NotFoundError
-from chatapp.models import Message, MessageStatus, Thread
+from chatapp.models import ACTIVE_STATUSES, Message, Thread
 from chatapp.models.base import utcnow
-
-ACTIVE_STATUSES = (MessageStatus.PENDING.value, MessageStatus.STREAMING.value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from chatapp import db
 from chatapp.config import Settings
 from chatapp.errors import ChatappError
 from chatapp.models import Message, MessageRole, Thread
-from chatapp.providers.base import ChatMessage, StreamCollector, StreamRequest
+from chatapp.providers.base import Accepted, ChatMessage, StreamCollector, StreamRequest
 from chatapp.providers.catalog import get_model
 from chatapp.services import billing, models, threads
 
@@ -23,6 +23,7 @@ TITLE_PROMPT = (
     "Reply with the title only, no quotes, no punctuation at the end."
 )
 TITLE_TIMEOUT_SECONDS = 20.0
+TITLE_MAX_TOKENS = 24
 
 
 def _first_exchange(session: Session, thread_id: str) -> tuple[Thread, str, str] | None:
@@ -49,51 +50,73 @@ def _save(session: Session, thread_id: str, title: str) -> None:
 async def generate_title(
     thread_id: str, *, settings: Settings, resolve: models.ProviderResolver = models.resolve
 ) -> str | None:
-    """Ask the thread's model for a title and store it; None when it could not (kept as is)."""
+    """Ask the thread's model for a title and store it; None when it could not (kept as is).
+
+    A title is a request made for the user, so it is paid like a reply: on their own key when
+    they have one for the provider (never on the server's instead), else reserved from their
+    allowance first (no title when it does not fit) and settled to what it cost.
+    """
     found = await db.run(_first_exchange, thread_id)
     if found is None:
         return None
     thread, question, answer = found
-    provider = None
     entry = get_model(thread.model_id)
-    own = (await billing.own_keys_for(settings, user_id=thread.user_id, model=entry)
-           if entry is not None else {})
+    if entry is None:
+        return None
+    messages = [
+        ChatMessage("system", TITLE_PROMPT),
+        ChatMessage("user", f"User: {question[:1500]}\n\nAssistant: {answer[:1500]}\n\nTitle:"),
+    ]
+    prompt_chars = sum(len(m.content) for m in messages)
     try:
-        model, provider = resolve(settings, thread.model_id, own) if own else resolve(
-            settings, thread.model_id)
-        request = StreamRequest(
-            model=model.api_model,
-            messages=[
-                ChatMessage("system", TITLE_PROMPT),
-                ChatMessage(
-                    "user", f"User: {question[:1500]}\n\nAssistant: {answer[:1500]}\n\nTitle:"
-                ),
-            ],
-            max_tokens=24,
-            temperature=0.2,
-        )
-        collected = StreamCollector()
-
-        async def collect() -> None:
-            async for event in provider.stream(request):
-                collected.add(event)
-
-        started = time.monotonic()
-        await asyncio.wait_for(collect(), TITLE_TIMEOUT_SECONDS)
-        # A title is a provider request too: it gets its usage record (not metered).
-        await billing.account_for_reply(
-            settings, admission=billing.Admission(own_key=bool(own)), user_id=thread.user_id,
-            thread_id=thread.id, message_id=None, model=model, usage_seen=collected.usage,
-            produced=True, outcome="complete", first_token_ms=None,
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )
-    except (ChatappError, TimeoutError) as exc:
+        admission = await billing.admit_request(
+            settings, user_id=thread.user_id, model=entry, prompt_chars=prompt_chars,
+            max_output=TITLE_MAX_TOKENS)
+    except ChatappError as exc:  # over the allowance: the provisional title stays
         log.info("title generation for %s skipped: %s", thread_id, type(exc).__name__)
         return None
+    provider = None
+    model = None
+    collected = StreamCollector()
+    accepted = False
+    outcome = "complete"
+    started = time.monotonic()
+    try:
+        if admission.own_key:
+            own = await billing.own_key_for(settings, user_id=thread.user_id, model=entry)
+            model, provider = resolve(settings, thread.model_id, own)
+        else:
+            model, provider = resolve(settings, thread.model_id)
+        request = StreamRequest(model=model.api_model, messages=messages,
+                                max_tokens=TITLE_MAX_TOKENS, temperature=0.2)
+
+        async def collect() -> None:
+            nonlocal accepted
+            async for event in provider.stream(request):
+                accepted = accepted or isinstance(event, Accepted)
+                collected.add(event)
+
+        await asyncio.wait_for(collect(), TITLE_TIMEOUT_SECONDS)
+    except (ChatappError, TimeoutError) as exc:
+        log.info("title generation for %s skipped: %s", thread_id, type(exc).__name__)
+        outcome = "error"
     finally:
         aclose = getattr(provider, "aclose", None)
         if aclose is not None:
             await aclose()
+        if model is not None:
+            charged = billing.charged_usage(
+                usage_seen=collected.usage, prompt_chars=prompt_chars,
+                produced_chars=len(collected.content), accepted=accepted)
+            await billing.account_for_reply(
+                settings, admission=admission, user_id=thread.user_id, thread_id=thread.id,
+                message_id=None, model=model, charged=charged, outcome=outcome,
+                first_token_ms=None, duration_ms=int((time.monotonic() - started) * 1000),
+            )
+        else:
+            await billing.release(settings, admission)
+    if outcome != "complete":
+        return None
     # Small models often open with a blank line: the title is the first line with text.
     first_line = next((ln for ln in collected.content.splitlines() if ln.strip()), "")
     title = threads.clean_title(first_line)
@@ -101,4 +124,3 @@ async def generate_title(
         return None
     await db.run(_save, thread_id, title)
     return title
-

@@ -17,7 +17,7 @@ from chatapp.models import Thread, UsageRecord
 from chatapp.models.base import utcnow
 from chatapp.providers.catalog import PROVIDERS, get_model
 
-OUTCOMES = ("complete", "error", "cancelled")
+OUTCOMES = ("complete", "error", "cancelled", "interrupted")
 CSV_HEADER = (
     "time", "thread_id", "thread_title", "provider", "model", "input_tokens", "output_tokens",
     "reasoning_tokens", "cached_tokens", "cost_usd", "own_key", "first_token_ms", "duration_ms",

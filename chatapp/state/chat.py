@@ -8,7 +8,16 @@ from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError, NotFoundError
 from chatapp.providers.catalog import PROVIDERS, get_model
-from chatapp.services import billing, budgets, chat, local_model, preferences, threads
+from chatapp.services import (
+    billing,
+    budgets,
+    chat,
+    leases,
+    local_model,
+    preferences,
+    threads,
+    turns,
+)
 from chatapp.state.live import LiveState
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.user import current_user_id
@@ -76,6 +85,8 @@ class ChatState(rx.State):
         self.notice_sign_in = self.notice_use_key = False
         if self.model_id not in self._available_ids():
             self.model_id = preferences.default_for_new_chat(settings, prefs, picker)
+        # Replies a crash left "still writing" end here, so the page never shows them stuck.
+        await leases.end_orphans(settings, user_id=user_id)
         thread_id = thread_id_from_path(self.router.url.path)
         self.current_thread_id, self.not_found, self._page_size = thread_id, False, PAGE_SIZE
         self.messages, self.has_more = [], False
@@ -177,32 +188,20 @@ class ChatState(rx.State):
         if self.busy:
             self.notice = BUSY_NOTICE  # the text stays in the composer
             return None
-        settings = get_settings()
-        admission: billing.Admission | None = None
         try:
             user_id = await current_user_id(self)
-            admission = await billing.admit_turn(
-                settings, user_id=user_id, model_id=self.model_id,
-                thread_id=self.current_thread_id or None, text=text,
-                client_ip=self._client_ip(),
-            )
-            turn = await db.run(
-                lambda s: chat.start_turn(
-                    s, settings=settings, user_id=user_id,
-                    thread_id=self.current_thread_id or None, content=text,
-                    model_id=self.model_id,
-                )
+            turn = await turns.begin_turn(
+                get_settings(), user_id=user_id, thread_id=self.current_thread_id or None,
+                text=text, model_id=self.model_id, client_ip=self._client_ip(),
             )
         except ChatappError as exc:
-            await billing.release(settings, admission)
             self._refuse(exc)  # the text stays in the composer
             return None
         self.notice = ""
         self.notice_sign_in = self.notice_use_key = False
-        return await self._start(user_id, turn, text, admission)
+        return await self._start(user_id, turn, text)
 
-    async def _start(self, user_id: str, turn: chat.Turn, text: str | None,
-                     admission: billing.Admission):
+    async def _start(self, user_id: str, turn: chat.Turn, text: str | None):
         if text is not None:
             self.messages.append(MessageView(id=turn.user_message_id or "", role="user",
                                              content=text.strip()))
@@ -213,7 +212,7 @@ class ChatState(rx.State):
         self.current_thread_id = turn.thread_id
         live = await self.get_state(LiveState)
         live._begin(message_id=turn.assistant_message_id, thread_id=turn.thread_id,
-                    new_thread=turn.new_thread, admission=admission)
+                    new_thread=turn.new_thread)
         sidebar = await self.get_state(SidebarState)
         await sidebar._refresh(user_id)
         events = [rx.set_value(COMPOSER_ID, ""), LiveState.run_generation,
@@ -227,30 +226,22 @@ class ChatState(rx.State):
         """A new reply to the same message, as a sibling of the failed one."""
         if self.busy:
             return None
-        settings = get_settings()
-        admission: billing.Admission | None = None
         try:
             user_id = await current_user_id(self)
-            admission = await billing.admit_turn(
-                settings, user_id=user_id, model_id=self.model_id, thread_id=None, text="",
-                client_ip=self._client_ip(), retry_of=message_id,
-            )
-            turn = await db.run(
-                lambda s: chat.retry_turn(
-                    s, settings=settings, user_id=user_id, message_id=message_id,
-                    model_id=self.model_id,
-                )
+            turn = await turns.begin_retry(
+                get_settings(), user_id=user_id, message_id=message_id, model_id=self.model_id,
+                client_ip=self._client_ip(),
             )
         except ChatappError as exc:
-            await billing.release(settings, admission)
             self._refuse(exc)
             return None
         self.messages = [m for m in self.messages if m.id != message_id]
-        return await self._start(user_id, turn, None, admission)
+        return await self._start(user_id, turn, None)
 
     def _apply_final(self, view: MessageView) -> None:
         """Replace the streaming placeholder with the stored reply (private)."""
         for i, m in enumerate(self.messages):
             if m.id == view.id:
+                view.model_label = view.model_label or m.model_label
                 self.messages[i] = view
                 break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -10,11 +11,13 @@ import reflex as rx
 
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
-from chatapp.services import billing, generation, streaming, titles
+from chatapp.models import ACTIVE_STATUSES
+from chatapp.services import generation, leases, streaming, titles
 from chatapp.services.generation import ReplySnapshot
+from chatapp.state import presence
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.user import current_user_id
-from chatapp.state.views import message_view
+from chatapp.state.views import MessageView, message_view, snapshot_view
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 # never reaches a paragraph break (one long code block) cannot send O(n²) bytes.
 TAIL_BYTES_PER_SECOND = 20_000
 FOLLOW_POLL_SECONDS = 0.5
+FOLLOW_AWAY_POLLS = 4  # a reload's reconnect takes less; a closed tab stays away
 
 
 class LiveState(rx.State):
@@ -36,16 +40,13 @@ class LiveState(rx.State):
     _pending: str = ""
     _follow: str = ""
     _new_thread: bool = False
-    _admission: dict | None = None  # billing.to_plain(Admission)
     _last_tail_flush: float = 0.0
 
-    def _begin(self, *, message_id: str, thread_id: str, new_thread: bool,
-               admission: billing.Admission | None = None) -> None:
+    def _begin(self, *, message_id: str, thread_id: str, new_thread: bool) -> None:
         self.active, self.stopping = True, False
         self.message_id, self.thread_id = message_id, thread_id
         self.head = self.tail = self.reasoning = ""
         self._pending, self._new_thread = message_id, new_thread
-        self._admission = billing.to_plain(admission)
 
     def _watch(self, *, message_id: str, thread_id: str, text: str) -> None:
         """Show a reply another tab (or worker) is writing, from its saved checkpoints."""
@@ -78,8 +79,6 @@ class LiveState(rx.State):
         """Stream the pending reply of this tab (the id never comes from the browser)."""
         async with self:
             message_id, new_thread = self._pending, self._new_thread
-            admission = billing.from_plain(dict(self._admission) if self._admission else None)
-            self._admission = None
             self._pending = ""
         if not message_id:
             return
@@ -92,25 +91,16 @@ class LiveState(rx.State):
 
         try:
             final = await generation.generate_reply(message_id, settings=settings,
-                                                    publish=publish, admission=admission)
+                                                    publish=publish)
         except Exception:
+            # Only the claim can fail this way (the database away for a whole lease): the
+            # reply stays pending and is ended as interrupted when its lease runs out.
             log.exception("generation task for %s crashed", message_id)
             async with self:
-                self._reset()
+                if self.message_id == message_id:
+                    self._reset()
             return
-        from chatapp.state.chat import ChatState
-
-        stored = await generation.load_message(message_id)
-        stored_user = await generation.owner_of(final.thread_id)
-        async with self:
-            chat = await self.get_state(ChatState)
-            if stored is not None:
-                chat._apply_final(message_view(stored))
-                await chat._refresh_meter(stored_user)
-            sidebar = await self.get_state(SidebarState)
-            sidebar._mark_generating(final.thread_id, False)
-            if self.message_id == message_id:
-                self._reset()
+        await self._land(final)
         if new_thread and settings.title_generation and final.status == "complete":
             title = await titles.generate_title(final.thread_id, settings=settings)
             if title:
@@ -118,47 +108,84 @@ class LiveState(rx.State):
                     sidebar = await self.get_state(SidebarState)
                     sidebar._set_title(final.thread_id, title)
 
+    async def _land(self, final: ReplySnapshot) -> None:
+        """Swap the live block for the stored reply (kept on screen as it was streamed when
+        the database cannot say how it ended), and refresh what depends on it."""
+        stored = final.stored
+        if stored is None:
+            with contextlib.suppress(Exception):
+                stored = await generation.load_message(final.message_id)
+        view = message_view(stored) if stored is not None else snapshot_view(final)
+        async with self:
+            await self._apply_final(final, view)
+
+    async def _apply_final(self, final: ReplySnapshot, view: MessageView) -> None:
+        from chatapp.state.chat import ChatState
+
+        chat = await self.get_state(ChatState)
+        chat._apply_final(view)
+        if final.user_id:
+            await chat._refresh_meter(final.user_id)
+        sidebar = await self.get_state(SidebarState)
+        sidebar._mark_generating(final.thread_id, False)
+        if self.message_id == final.message_id:
+            self._reset()
+
     @rx.event(background=True)
     async def follow_reply(self) -> None:
-        """Poll the checkpoints of a reply streaming elsewhere until it ends."""
+        """Follow the checkpoints of a reply streaming elsewhere (another tab or worker) until
+        it ends, its writer turns out to be gone (it is then ended as interrupted), or this
+        tab goes away."""
         async with self:
             message_id, self._follow = self._follow, ""
+            tab = self.router.session.client_token
         if not message_id:
             return
+        settings = get_settings()
+        away = 0
+        snap: ReplySnapshot | None = None
         while True:
-            snap = await generation.load_snapshot(message_id)
+            await asyncio.sleep(FOLLOW_POLL_SECONDS)
+            if not await presence.tab_connected(tab):
+                away += 1
+                if away >= FOLLOW_AWAY_POLLS:
+                    return  # closed: a reload starts a new follower from load_page
+                continue
+            away = 0
+            try:
+                snap = await generation.load_snapshot(message_id)
+                if snap is not None and snap.orphaned:
+                    await leases.end_orphans(settings, message_id=message_id)
+                    snap = await generation.load_snapshot(message_id)
+            except Exception as exc:  # the database is away: keep the text, ask again
+                log.info("following %s: %s", message_id, type(exc).__name__)
+                continue
             if snap is None:
                 async with self:
                     if self.message_id == message_id:
                         self._reset()
                 return
-            if snap.status not in ("pending", "streaming"):
+            if snap.status not in ACTIVE_STATUSES:
                 break
             async with self:
                 if self.message_id != message_id or not self.active:
                     return  # the tab moved on
                 self._show(snap)
-            await asyncio.sleep(FOLLOW_POLL_SECONDS)
-        from chatapp.state.chat import ChatState
-
-        stored = await generation.load_message(message_id)
-        async with self:
-            chat = await self.get_state(ChatState)
-            if stored is not None:
-                chat._apply_final(message_view(stored))
-            sidebar = await self.get_state(SidebarState)
-            sidebar._mark_generating(snap.thread_id, False)
-            if self.message_id == message_id:
-                self._reset()
+        await self._land(snap)
 
     @rx.event
     async def stop(self) -> None:
         if not self.active or not self.message_id:
             return
+        message_id = self.message_id
         try:
             user_id = await current_user_id(self)
-            await generation.request_stop(user_id, self.message_id)
+            ended = await generation.request_stop(user_id, message_id, settings=get_settings())
         except ChatappError as exc:
             log.info("stop refused: %s", exc)
             return
         self.stopping = True
+        if ended:  # nobody was writing it: it was ended here and now, show how it is stored
+            snap = await generation.load_snapshot(message_id)
+            if snap is not None and snap.stored is not None:
+                await self._apply_final(snap, message_view(snap.stored))

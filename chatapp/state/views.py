@@ -6,6 +6,7 @@ import dataclasses
 
 from chatapp.models import Message, MessageStatus
 from chatapp.providers.catalog import get_model
+from chatapp.services.generation import ReplySnapshot
 from chatapp.services.threads import ThreadSummary, group_label
 
 
@@ -40,6 +41,10 @@ class ModelChoice:
     reason: str = ""  # why it is not available: "Sign in to use", "Pro", "Add an OpenAI key"
 
 
+# Ended replies the user may want again: Retry after an error, Regenerate otherwise.
+RETRYABLE = (MessageStatus.ERROR, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
+
+
 def message_view(msg: Message) -> MessageView:
     model = get_model(msg.model) if msg.model else None
     status = MessageStatus(msg.status)
@@ -49,10 +54,17 @@ def message_view(msg: Message) -> MessageView:
         content=msg.content,
         status=msg.status,
         error=msg.error or "",
-        can_retry=msg.role == "assistant" and status in (MessageStatus.ERROR,
-                                                          MessageStatus.CANCELLED),
+        can_retry=msg.role == "assistant" and status in RETRYABLE,
         model_label=model.label if model else (msg.model or ""),
         stats=reply_stats(msg),
+    )
+
+
+def snapshot_view(snap: ReplySnapshot) -> MessageView:
+    """A reply as it was last streamed, when the database cannot tell how it is stored."""
+    return MessageView(
+        id=snap.message_id, role="assistant", content=snap.text, status=str(snap.status),
+        error=snap.error or "", can_retry=MessageStatus(snap.status) in RETRYABLE,
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError
-from chatapp.providers.base import Event, Provider, StreamRequest, TextDelta
+from chatapp.providers.base import Accepted, Event, Provider, StreamRequest, TextDelta
 from chatapp.providers.catalog import ModelInfo, get_model
 
 
@@ -15,8 +15,10 @@ class ScriptedProvider:
     """Yields `events` in order, waiting `delay` seconds before each one.
 
     With `error`, raises it after `raise_after` events (after all of them when None), the way
-    a provider fails before or mid-stream. Every StreamRequest is kept in `requests`;
-    `closed_early` says whether the consumer closed a stream (``aclose``) before it ended.
+    a provider fails before or mid-stream. Like a real adapter it first yields `Accepted`,
+    except when it fails before any event (a refused request). Every StreamRequest is kept in
+    `requests`; `closed_early` says whether the consumer closed a stream (``aclose``) before it
+    ended.
     """
 
     def __init__(
@@ -60,6 +62,8 @@ class _ScriptedStream:
         self._provider = provider
         self._index = 0
         self._ended = False
+        refused = provider.error is not None and provider.raise_after == 0
+        self._accepted = refused  # already "past" Accepted when there is none to give
 
     def __aiter__(self) -> _ScriptedStream:
         return self
@@ -68,6 +72,9 @@ class _ScriptedStream:
         p = self._provider
         if self._ended:
             raise StopAsyncIteration
+        if not self._accepted:
+            self._accepted = True
+            return Accepted()
         if p.error is not None and self._index >= p.raise_after:
             self._ended = True
             raise p.error

@@ -22,7 +22,8 @@ from chatapp.models import (
     User,
     UserSettings,
 )
-from chatapp.services import chat, identity, usage
+from chatapp.models.base import utcnow
+from chatapp.services import billing, chat, identity, usage
 
 
 @dataclasses.dataclass
@@ -80,7 +81,8 @@ def make_person(engine: Engine, settings: Settings, name: str) -> Person:
 
         def turn(content: str, thread_id: str | None) -> chat.Turn:
             t = chat.start_turn(s, settings=settings, user_id=p.user_id, thread_id=thread_id,
-                                content=content, model_id=model)
+                                content=content, model_id=model,
+                                admission=billing.Admission(own_key=False))
             s.commit()
             return t
 
@@ -89,6 +91,9 @@ def make_person(engine: Engine, settings: Settings, name: str) -> Person:
             msg = s.get(Message, message_id)
             assert msg is not None
             msg.content, msg.status, msg.error = content, status, error
+            if status == MessageStatus.STREAMING:  # a live writer elsewhere holds its lease
+                msg.lease_owner = "another-worker"
+                msg.lease_expires_at = utcnow() + timedelta(hours=1)
             s.add(msg)
             s.commit()
 

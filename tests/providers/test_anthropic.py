@@ -10,6 +10,7 @@ import pytest
 from chatapp import errors
 from chatapp.providers.anthropic import AnthropicProvider
 from chatapp.providers.base import (
+    Accepted,
     ChatMessage,
     Finish,
     ReasoningDelta,
@@ -79,6 +80,7 @@ async def test_streams_text_usage_and_finish_and_sends_the_request(
     assert sum(isinstance(e, TextDelta) for e in events) == 120
     # 2 + 2 + 2 + 2 + 2 prompt words; Anthropic reports cached reads apart, chatapp inside input.
     assert collected.usage == Usage(input_tokens=10, output_tokens=120, cached_tokens=2)
+    assert events[0] == Accepted()  # first: the provider took the request
     assert events[-2:] == [collected.usage, Finish("stop")]
 
     sent = wire_server.last_request
@@ -234,7 +236,8 @@ async def test_stream_cut_mid_body_raises_connection_error_after_text(
     text = "[[tokens=40 drop_after=5 reset]]" if reset else "[[tokens=40 drop_after=5]]"
     events, exc = await collect_until_error(make_provider(), ask(text))
 
-    assert events == [TextDelta(piece) for piece in text_pieces(40)[:5]]
+    # Accepted: the prompt was billed, though the reply was cut off.
+    assert events == [Accepted(), *(TextDelta(piece) for piece in text_pieces(40)[:5])]
     assert type(exc) is errors.ProviderConnectionError
     assert exc.user_message == errors.ProviderConnectionError.user_message
     assert wire_server.last_request.dropped

@@ -10,7 +10,7 @@ from sqlmodel import Session, SQLModel, func, select
 
 from chatapp.config import Settings
 from chatapp.models import Message, MessageStatus, User
-from chatapp.services import chat
+from chatapp.services import billing, chat
 
 LOCAL = "local/smollm2-135m"
 M = TypeVar("M", bound=SQLModel)
@@ -23,14 +23,18 @@ def make_user(session: Session) -> str:
     return user.id
 
 
+FREE = billing.Admission(own_key=False)  # what admission gives a free model: nothing reserved
+
+
 def send(
     session: Session, settings: Settings, user_id: str, content: str,
     thread_id: str | None = None, model_id: str = LOCAL,
+    admission: billing.Admission = FREE,
 ) -> chat.Turn:
-    """start_turn, committed, as the send handler does."""
+    """start_turn, committed, as the send handler does (after admission)."""
     turn = chat.start_turn(
         session, settings=settings, user_id=user_id, thread_id=thread_id, content=content,
-        model_id=model_id,
+        model_id=model_id, admission=admission,
     )
     session.commit()
     return turn

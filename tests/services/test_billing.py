@@ -28,9 +28,10 @@ async def reply_with(session: Session, settings: Settings, user_id: str,
         text="hello", client_ip="203.0.113.9",
     )
     assert admission.reservation is not None and admission.reservation.amount > 0
-    turn = send(session, settings, user_id, "hello", model_id="openai/gpt-4.1-mini")
+    turn = send(session, settings, user_id, "hello", model_id="openai/gpt-4.1-mini",
+                admission=admission)
     await generation.generate_reply(turn.assistant_message_id, settings=settings,
-                                     resolve=resolver(provider), admission=admission)
+                                     resolve=resolver(provider))
     return turn.assistant_message_id, admission.reservation
 
 

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import secrets
-
 import asyncio
 import os
+import secrets
 import threading
 from collections.abc import AsyncIterator, Sequence
 

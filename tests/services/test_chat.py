@@ -12,7 +12,7 @@ from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError, NotFoundError, ValidationError
 from chatapp.models import Message, MessageRole, MessageStatus, Thread
 from chatapp.services import chat, threads
-from tests.services.helpers import LOCAL, fresh, send, settle, table_counts
+from tests.services.helpers import FREE, LOCAL, fresh, send, settle, table_counts
 
 
 def test_first_message_creates_thread_user_message_and_pending_reply(
@@ -69,7 +69,7 @@ def test_empty_message_is_refused_and_nothing_is_written(
 ) -> None:
     before = table_counts(engine)
     with pytest.raises(ValidationError) as info:
-        chat.start_turn(session, settings=settings, user_id=user_id, thread_id=None,
+        chat.start_turn(session, settings=settings, admission=FREE, user_id=user_id, thread_id=None,
                         content=content, model_id=LOCAL)
     assert info.value.user_message == "Type a message first."
     session.commit()
@@ -81,7 +81,7 @@ def test_over_long_message_is_refused_but_the_limit_itself_is_accepted(
 ) -> None:
     before = table_counts(engine)
     with pytest.raises(ValidationError) as info:
-        chat.start_turn(session, settings=settings, user_id=user_id, thread_id=None,
+        chat.start_turn(session, settings=settings, admission=FREE, user_id=user_id, thread_id=None,
                         content="x" * (chat.MAX_MESSAGE_CHARS + 1), model_id=LOCAL)
     assert "100,000 characters" in info.value.user_message
     session.commit()
@@ -98,19 +98,19 @@ def test_unknown_model_and_unconfigured_provider_are_refused(
     no_keys = settings.model_copy(update={"openai_api_key": None})
     before = table_counts(engine)
     with pytest.raises(ValidationError) as unknown:
-        chat.start_turn(session, settings=settings, user_id=user_id, thread_id=None,
+        chat.start_turn(session, settings=settings, admission=FREE, user_id=user_id, thread_id=None,
                         content="hi", model_id="nope/nothing")
     assert unknown.value.user_message == "Pick a model first."
     with pytest.raises(ModelUnavailableError) as unconfigured:
-        chat.start_turn(session, settings=no_keys, user_id=user_id, thread_id=None,
+        chat.start_turn(session, settings=no_keys, admission=FREE, user_id=user_id, thread_id=None,
                         content="hi", model_id="openai/gpt-4.1-mini")
     assert unconfigured.value.user_message == (
         "GPT-4.1 mini is not available here (Add an OpenAI key)."
     )
     local_off = settings.model_copy(update={"local_model_enabled": False})
     with pytest.raises(ModelUnavailableError):
-        chat.start_turn(session, settings=local_off, user_id=user_id, thread_id=None,
-                        content="hi", model_id=LOCAL)
+        chat.start_turn(session, settings=local_off, admission=FREE, user_id=user_id,
+                        thread_id=None, content="hi", model_id=LOCAL)
     session.commit()
     assert table_counts(engine) == before
 
@@ -123,7 +123,7 @@ def test_someone_elses_thread_is_not_found_and_untouched(
     before = table_counts(engine)
 
     with pytest.raises(NotFoundError):
-        chat.start_turn(session, settings=settings, user_id=user_id,
+        chat.start_turn(session, settings=settings, admission=FREE, user_id=user_id,
                         thread_id=theirs.thread_id, content="let me in", model_id=LOCAL)
     session.commit()
     assert table_counts(engine) == before
@@ -140,7 +140,7 @@ def test_sending_while_a_reply_is_being_written_is_refused(
     before = table_counts(engine)
 
     with pytest.raises(ValidationError) as info:
-        chat.start_turn(session, settings=settings, user_id=user_id,
+        chat.start_turn(session, settings=settings, admission=FREE, user_id=user_id,
                         thread_id=turn.thread_id, content="second", model_id=LOCAL)
     assert "Wait for the current reply" in info.value.user_message
     session.commit()
@@ -157,7 +157,7 @@ def test_retry_adds_a_sibling_reply_and_keeps_the_failed_one(
     session.add(failed)
     session.commit()
 
-    retry = chat.retry_turn(session, settings=settings, user_id=user_id,
+    retry = chat.retry_turn(session, settings=settings, admission=FREE, user_id=user_id,
                             message_id=failed.id)
     session.commit()
 
@@ -178,17 +178,17 @@ def test_retry_can_switch_model_and_refuses_what_it_cannot_retry(
     keyed = settings.model_copy(update={"openai_api_key": settings.secret_key})
     turn = send(session, settings, user_id, "question")
     with pytest.raises(ValidationError):  # still pending
-        chat.retry_turn(session, settings=settings, user_id=user_id,
+        chat.retry_turn(session, settings=settings, admission=FREE, user_id=user_id,
                         message_id=turn.assistant_message_id)
     settle(session, turn.assistant_message_id, "meh")
     with pytest.raises(NotFoundError):  # a user message is not a reply
-        chat.retry_turn(session, settings=settings, user_id=user_id,
+        chat.retry_turn(session, settings=settings, admission=FREE, user_id=user_id,
                         message_id=turn.user_message_id or "")
     with pytest.raises(NotFoundError):
-        chat.retry_turn(session, settings=settings, user_id=other_user_id,
+        chat.retry_turn(session, settings=settings, admission=FREE, user_id=other_user_id,
                         message_id=turn.assistant_message_id)
 
-    retry = chat.retry_turn(session, settings=keyed, user_id=user_id,
+    retry = chat.retry_turn(session, settings=keyed, admission=FREE, user_id=user_id,
                             message_id=turn.assistant_message_id, model_id="openai/gpt-4.1-mini")
     session.commit()
     reply = session.get(Message, retry.assistant_message_id)
@@ -204,7 +204,7 @@ def test_prompt_follows_the_branch_in_order_and_skips_empty_failed_replies(
 ) -> None:
     first = send(session, settings, user_id, "What is 2+2?")
     settle(session, first.assistant_message_id, "", status=MessageStatus.ERROR)
-    retry = chat.retry_turn(session, settings=settings, user_id=user_id,
+    retry = chat.retry_turn(session, settings=settings, admission=FREE, user_id=user_id,
                             message_id=first.assistant_message_id)
     session.commit()
     settle(session, retry.assistant_message_id, "4")
@@ -267,13 +267,14 @@ def test_two_racing_sends_on_one_thread_start_only_one_reply(
     outcome: dict[str, object] = {}
 
     with Session(engine) as a:
-        chat.start_turn(a, settings=settings, user_id=user_id, thread_id=first.thread_id,
-                        content="from tab A", model_id=LOCAL)  # flushed, not yet committed
+        chat.start_turn(a, settings=settings, admission=FREE, user_id=user_id,
+                        thread_id=first.thread_id, content="from tab A",
+                        model_id=LOCAL)  # flushed, not yet committed
 
         def tab_b() -> None:
             with Session(engine) as b:
                 try:
-                    chat.start_turn(b, settings=settings, user_id=user_id,
+                    chat.start_turn(b, settings=settings, admission=FREE, user_id=user_id,
                                     thread_id=first.thread_id, content="from tab B",
                                     model_id=LOCAL)
                     b.commit()

@@ -14,10 +14,10 @@ from chatapp.config import Settings
 from chatapp.errors import NotFoundError, ProviderConnectionError, ProviderRateLimitError
 from chatapp.models import Message, MessageStatus
 from chatapp.providers.base import Finish, TextDelta, Usage
-from chatapp.services import generation, threads
+from chatapp.services import generation, leases, threads
 from chatapp.services.generation import ReplySnapshot
 from tests.fakes.scripted_provider import ScriptedProvider, resolver
-from tests.services.helpers import fresh, send, settle
+from tests.services.helpers import fresh, send
 
 WORDS = [f"word{i} " for i in range(40)]
 
@@ -139,7 +139,8 @@ async def test_stop_cancels_keeps_the_partial_text_and_closes_the_stream(
 
     async def publish(snap: ReplySnapshot) -> None:
         if snap.status == MessageStatus.STREAMING and len(snap.text.split()) >= 5:
-            await generation.request_stop(user_id, message_id, stop_signals=signals)
+            await generation.request_stop(user_id, message_id, settings=settings,
+                                          stop_signals=signals)
 
     snap = await generation.generate_reply(
         message_id, settings=settings, publish=publish, stop_signals=signals,
@@ -252,8 +253,11 @@ async def test_cancelling_the_task_still_writes_the_final_row(
         await task
 
     reply = _reply(engine, turn.assistant_message_id)
-    assert reply.status == MessageStatus.CANCELLED
+    # Not the user's Stop: the reply is marked interrupted, its text kept, Regenerate offered.
+    assert reply.status == MessageStatus.INTERRUPTED
+    assert (reply.error, reply.error_code) == (leases.INTERRUPTED_NOTE, "Interrupted")
     assert reply.content and "".join(WORDS).startswith(reply.content)
+    assert (reply.lease_owner, reply.lease_expires_at, reply.admission) == (None, None, None)
     assert provider.closed_early
     assert not threads.list_threads(session, user_id=user_id)[0].generating
 
@@ -283,32 +287,11 @@ async def test_deleting_the_thread_mid_reply_does_not_bring_it_back(
     await asyncio.to_thread(delete)
     snap = await task
 
-    assert snap.text == "".join(WORDS)
+    # The next checkpoint finds the reply gone: generation stops spending on it.
+    assert "".join(WORDS).startswith(snap.text) and snap.text != "".join(WORDS)
+    assert provider.closed_early
     assert fresh(engine, Message, turn.assistant_message_id) is None
     assert threads.list_threads(session, user_id=user_id) == []
-
-
-def test_recover_interrupted_ends_leftover_replies(
-    engine: Engine, session: Session, settings: Settings, user_id: str
-) -> None:
-    pending = send(session, settings, user_id, "never started")
-    streaming = send(session, settings, user_id, "half written")
-    settle(session, streaming.assistant_message_id, "Half of it", status=MessageStatus.STREAMING)
-    done = send(session, settings, user_id, "finished")
-    settle(session, done.assistant_message_id, "All of it")
-
-    assert generation.recover_interrupted(session) == 2
-    session.commit()
-
-    empty = _reply(engine, pending.assistant_message_id)
-    assert empty.status == MessageStatus.ERROR
-    assert empty.error is not None and "Retry" in empty.error
-    half = _reply(engine, streaming.assistant_message_id)
-    assert (half.status, half.content) == (MessageStatus.CANCELLED, "Half of it")
-    whole = _reply(engine, done.assistant_message_id)
-    assert (whole.status, whole.content) == (MessageStatus.COMPLETE, "All of it")
-    assert not any(t.generating for t in threads.list_threads(session, user_id=user_id))
-    assert generation.recover_interrupted(session) == 0
 
 
 async def test_stop_is_refused_for_another_users_message(
@@ -319,7 +302,8 @@ async def test_stop_is_refused_for_another_users_message(
 
     with pytest.raises(NotFoundError):
         await generation.request_stop(other_user_id, turn.assistant_message_id,
-                                      stop_signals=signals)
+                                      settings=settings, stop_signals=signals)
     assert not await signals.is_requested(turn.assistant_message_id)
-    await generation.request_stop(user_id, turn.assistant_message_id, stop_signals=signals)
+    assert not await generation.request_stop(user_id, turn.assistant_message_id,
+                                             settings=settings, stop_signals=signals)
     assert await signals.is_requested(turn.assistant_message_id)
