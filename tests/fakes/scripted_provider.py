@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 
 from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError
@@ -94,30 +94,37 @@ class _ScriptedStream:
         self._ended = True
 
 
-Resolver = Callable[[Settings, str], tuple[ModelInfo, Provider]]
-
-
-def resolver(
-    provider: Provider, model_id: str | None = None, *, context_window: int | None = None
-) -> Resolver:
-    """A stand-in for chatapp.services.models.resolve that always hands out `provider`.
+class Resolver:
+    """A stand-in for chatapp.services.models.resolve that always hands out one provider.
 
     The catalog entry is `model_id`'s (default: whichever id the service asks for); unknown ids
     raise ModelUnavailableError like the real resolver. `context_window` overrides the entry's.
+    `own_keys` records the user keys each call was given ({} when it was the server's key).
     """
 
-    def resolve(settings: Settings, requested: str) -> tuple[ModelInfo, Provider]:
-        wanted = model_id or requested
+    def __init__(self, provider: Provider, model_id: str | None,
+                 context_window: int | None) -> None:
+        self.provider, self.model_id, self.context_window = provider, model_id, context_window
+        self.own_keys: list[dict[str, str]] = []
+
+    def __call__(self, settings: Settings, requested: str,
+                 own_keys: Mapping[str, str] | None = None) -> tuple[ModelInfo, Provider]:
+        self.own_keys.append(dict(own_keys or {}))
+        wanted = self.model_id or requested
         model = get_model(wanted)
         if model is None:
             raise ModelUnavailableError(
                 f"unknown model {wanted!r}", user_message=f"Unknown model “{wanted}”."
             )
-        if context_window is not None:
+        if self.context_window is not None:
             model = ModelInfo(
-                model.provider, model.api_model, model.label, context_window,
+                model.provider, model.api_model, model.label, self.context_window,
                 vision=model.vision, reasoning=model.reasoning, tools=model.tools,
             )
-        return model, provider
+        return model, self.provider
 
-    return resolve
+
+def resolver(
+    provider: Provider, model_id: str | None = None, *, context_window: int | None = None
+) -> Resolver:
+    return Resolver(provider, model_id, context_window)
