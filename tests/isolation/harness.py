@@ -23,6 +23,7 @@ from reflex.app import _decode_asgi_headers
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.manager.token import BaseStateToken
 from reflex.state import BaseState, OnLoadInternalState, State
+from reflex.utils.token_manager import TokenManager
 from reflex_base.constants import RouteVar
 from reflex_base.event import Event, EventHandler
 from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
@@ -114,6 +115,11 @@ class Tab:
         fresh = self.harness.tab(session_token)
         self.sid, self.headers, self._connected = fresh.sid, fresh.headers, False
 
+    async def close(self) -> None:
+        """The tab is closed: its socket disconnects."""
+        await _token_manager().disconnect_token(self.token, self.sid)
+        self._connected = False
+
     # --- sending events -----------------------------------------------------------------
 
     async def open(self, path: str, *, settle: bool = True) -> Outcome:
@@ -121,6 +127,8 @@ class Tab:
         self.path = path
         if not self._connected:
             self._connected = True
+            # As the socket's connect handler does: the app now knows this tab is there.
+            await _token_manager().link_token_to_sid(self.token, self.sid)
             return await self.send(State.event_handlers["hydrate_and_load"], settle=settle)
         return await self.send(OnLoadInternalState.event_handlers["on_load_internal"],
                                settle=settle)
@@ -215,6 +223,13 @@ class Tab:
 
     async def everything_seen(self) -> str:
         return await self.public_vars() + "\n" + self.wire()
+
+
+def _token_manager() -> TokenManager:
+    """The app's record of which tabs have a socket (what presence checks ask)."""
+    namespace = app.event_namespace
+    assert namespace is not None
+    return namespace._token_manager
 
 
 def _route_params(route: str, path: str) -> dict[str, str]:
