@@ -1,4 +1,4 @@
-"""Operator commands: `python -m chatapp.cli sweep | local-model | model-path | set-tier`."""
+"""Operator commands: `python -m chatapp.cli sweep | rotate-keys | set-tier | local-model | …`."""
 
 from __future__ import annotations
 
@@ -49,6 +49,21 @@ def sweep() -> None:
     sys.stdout.write(f"Ended {len(ended)} interrupted replies.\n")
 
 
+def rotate_keys() -> None:
+    """Re-seal users' stored API keys under CHATAPP_SECRET_KEY (docs/security.md)."""
+    from chatapp.db import session_scope
+    from chatapp.services.keys import reseal_all
+
+    with session_scope() as session:
+        report = reseal_all(session, settings=get_settings())
+    sys.stdout.write(f"{report.resealed} re-sealed, {report.current} already current, "
+                     f"{len(report.unreadable)} unreadable.\n")
+    for user_id, provider in report.unreadable:
+        sys.stdout.write(f"  no secret opens the key of {user_id} {provider}: they must "
+                         "paste it again (or add the secret that sealed it to "
+                         "CHATAPP_SECRET_KEY_PREVIOUS and run this again)\n")
+
+
 def set_tier(who: str, tier: str) -> None:
     """Until a billing integration sets tiers (see docs/budgets.md), the operator does."""
     from chatapp.db import session_scope
@@ -82,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="chatapp")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("sweep", help="end replies whose server died mid-reply (lease expired)")
+    sub.add_parser("rotate-keys", help="re-seal stored API keys under CHATAPP_SECRET_KEY")
     sub.add_parser("local-model", help="serve the embedded local model")
     sub.add_parser("model-path", help="print the local model's GGUF path")
     tier = sub.add_parser("set-tier", help="set a signed-in user's budget tier")
@@ -90,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "sweep":
         sweep()
+    elif args.command == "rotate-keys":
+        rotate_keys()
     elif args.command == "local-model":
         serve_local_model()
     elif args.command == "set-tier":

@@ -2,17 +2,59 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatapp.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "dev-insecure-secret"}
+# The constant earlier versions used by default: still a placeholder, and still tried when
+# opening keys sealed on a loopback install that ran with it (see `previous_secrets`).
+LEGACY_DEFAULT_SECRET = "dev-insecure-secret"
+PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret", LEGACY_DEFAULT_SECRET}
+MIN_SECRET_CHARS = 32
+LOCAL_SECRET_FILE = "secret_key"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to listen on (or a host name) stays on this machine."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def local_secret(data_dir: Path) -> str:
+    """The random secret of a loopback install: made once into `data_dir`, read ever after.
+    Created atomically (a hard link), so workers starting together agree on one."""
+    path = data_dir / LOCAL_SECRET_FILE
+    if path.is_file() and (existing := path.read_text().strip()):
+        return existing
+    data_dir.mkdir(parents=True, exist_ok=True)
+    draft = data_dir / f".{LOCAL_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    draft.write_text(secrets.token_urlsafe(48) + "\n")
+    draft.chmod(0o600)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    finally:
+        draft.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+def _weak(secret: str) -> bool:
+    return secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_CHARS
 
 
 class Settings(BaseSettings):
@@ -21,11 +63,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CHATAPP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
+    _generated_secret: bool = PrivateAttr(default=False)
 
     env: Literal["dev", "prod"] = "dev"
     database_url: str = f"sqlite:///{ROOT / '.data' / 'chatapp.db'}"
     redis_url: str | None = None
-    secret_key: SecretStr = SecretStr("dev-insecure-secret")
+    # Unset: generated once into data_dir, on a loopback install only (see _secret_fits).
+    secret_key: SecretStr | None = None
+    # Earlier secrets, comma-separated: they still open what they sealed (own API keys) until
+    # `python -m chatapp.cli rotate-keys` re-seals it under secret_key. Never used to seal.
+    secret_key_previous: SecretStr | None = None
+    data_dir: Path = ROOT / ".data"
     host: str = "127.0.0.1"
     port: int = 3000
 
@@ -93,6 +141,8 @@ class Settings(BaseSettings):
     title_generation: bool = True
 
     @field_validator(
+        "secret_key",
+        "secret_key_previous",
         "openai_api_key",
         "anthropic_api_key",
         "openrouter_api_key",
@@ -122,13 +172,64 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret_in_prod(self) -> Settings:
-        if self.env == "prod" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+    def _secret_fits(self) -> Settings:
+        """A server others can reach needs a real secret of the operator's; on loopback an
+        unset secret is generated once into data_dir (never a published constant)."""
+        if self.secret_key is None:
+            if self.exposed:
+                raise ConfigurationError(
+                    f"CHATAPP_SECRET_KEY must be set {self._why_exposed()}: at least "
+                    f"{MIN_SECRET_CHARS} random characters (for example: python -c "
+                    "'import secrets; print(secrets.token_urlsafe(32))')."
+                )
+            self.secret_key = SecretStr(local_secret(self.data_dir))
+            self._generated_secret = True
+        elif self.exposed and _weak(self.secret_key.get_secret_value()):
             raise ConfigurationError(
-                "CHATAPP_SECRET_KEY must be set to a random value in production "
-                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+                f"CHATAPP_SECRET_KEY is a placeholder or shorter than {MIN_SECRET_CHARS} "
+                f"characters, which is refused {self._why_exposed()}. Set a random value (for "
+                "example: python -c 'import secrets; print(secrets.token_urlsafe(32))')."
             )
         return self
+
+    @property
+    def exposed(self) -> bool:
+        """Others can reach this server: production, a public URL, or a non-loopback host."""
+        return self.env == "prod" or bool(self.public_url) or not is_loopback(self.host)
+
+    def _why_exposed(self) -> str:
+        if self.env == "prod":
+            return "in production"
+        if self.public_url:
+            return f"when the app has a public URL ({self.public_url})"
+        return f"when the app listens beyond loopback (CHATAPP_HOST={self.host})"
+
+    def check_listen_address(self, host: str) -> None:
+        """Refuse to serve beyond loopback on a generated or weak secret: the address Reflex
+        actually binds may come from its own flags rather than CHATAPP_HOST."""
+        if is_loopback(host):
+            return
+        if self._generated_secret or _weak(self.secret):
+            raise ConfigurationError(
+                f"The app listens on {host}, beyond loopback, so CHATAPP_SECRET_KEY must be "
+                f"set to at least {MIN_SECRET_CHARS} random characters (and CHATAPP_HOST to "
+                "that address)."
+            )
+
+    @property
+    def secret(self) -> str:
+        assert self.secret_key is not None  # set by _secret_fits
+        return self.secret_key.get_secret_value()
+
+    @property
+    def previous_secrets(self) -> list[str]:
+        """Secrets that may still open what they sealed, newest first."""
+        listed = (self.secret_key_previous.get_secret_value().split(",")
+                  if self.secret_key_previous else [])
+        found = [s.strip() for s in listed if s.strip() and s.strip() != self.secret]
+        if self._generated_secret and LEGACY_DEFAULT_SECRET not in found:
+            found.append(LEGACY_DEFAULT_SECRET)  # loopback installs from before generation
+        return found
 
     @property
     def email_link_provider_ids(self) -> frozenset[str]:

@@ -27,4 +27,4 @@ echo
 echo "==> chatapp will be at http://127.0.0.1:$PORT  (first start compiles the frontend: ~1 min)"
 echo
 reflex run --env prod --single-port --frontend-port "$PORT" --backend-port "$PORT" \
-  --backend-host 127.0.0.1 --loglevel warning
+  --backend-host "${CHATAPP_HOST:-127.0.0.1}" --loglevel warning

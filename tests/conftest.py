@@ -97,6 +97,7 @@ def settings() -> Settings:
     """Settings with only the local model configured and fast streaming cadence."""
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
+        secret_key="test-server-secret-" + "s" * 24,
         database_url="sqlite://",
         stream_flush_seconds=0.02,
         stream_checkpoint_seconds=0.1,

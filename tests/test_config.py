@@ -96,12 +96,61 @@ def test_production_refuses_a_placeholder_secret(
 
 
 def test_production_refuses_the_default_secret_and_accepts_a_real_one() -> None:
-    with pytest.raises(ConfigurationError, match="CHATAPP_SECRET_KEY"):
+    with pytest.raises(ConfigurationError, match="CHATAPP_SECRET_KEY must be set in production"):
         _settings(env="prod")
-    settings = _settings(env="prod", secret_key="a1b2c3d4e5f6-not-a-placeholder")
+    settings = _settings(env="prod", secret_key="a1b2c3d4e5f6-not-a-placeholder-at-all")
     assert settings.env == "prod"
-    # Development keeps working with the placeholder, so a fresh checkout runs as is.
-    assert _settings(env="dev").secret_key.get_secret_value() == "dev-insecure-secret"
+
+
+@pytest.mark.parametrize(
+    "exposure",
+    [{"host": "0.0.0.0"}, {"host": "192.0.2.10"}, {"host": "chat.example.org"},
+     {"public_url": "https://chat.example.org"}, {"env": "prod"}],
+    ids=["all-addresses", "lan-address", "host-name", "public-url", "prod"],
+)
+@pytest.mark.parametrize(
+    "secret", [None, "dev-insecure-secret", "changethis", "short-but-random-9f8e"],
+    ids=["unset", "old-default", "placeholder", "short"],
+)
+def test_a_server_others_can_reach_refuses_a_missing_placeholder_or_short_secret(
+    exposure: dict[str, str], secret: str | None, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigurationError, match="CHATAPP_SECRET_KEY"):
+        _settings(secret_key=secret, data_dir=tmp_path, **exposure)
+    assert not (tmp_path / "secret_key").exists()  # nothing generated for a public server
+    strong = _settings(secret_key="x" * 31 + "y", data_dir=tmp_path, **exposure)
+    assert strong.secret == "x" * 31 + "y"
+
+
+def test_on_loopback_an_unset_secret_is_generated_once_never_a_published_constant(
+    tmp_path: Path
+) -> None:
+    first = _settings(data_dir=tmp_path)
+    again = _settings(data_dir=tmp_path, host="localhost")
+    elsewhere = _settings(data_dir=tmp_path / "other")
+
+    assert first.secret == again.secret != elsewhere.secret
+    assert len(first.secret) >= 60 and first.secret not in PLACEHOLDER_SECRETS
+    stored = tmp_path / "secret_key"
+    assert stored.read_text().strip() == first.secret
+    assert stored.stat().st_mode & 0o777 == 0o600
+    # The old constant still opens keys sealed under it, so upgrading loses none.
+    assert first.previous_secrets == ["dev-insecure-secret"]
+    assert _settings(secret_key="a" * 40, data_dir=tmp_path).previous_secrets == []
+
+
+def test_a_generated_secret_refuses_to_serve_beyond_loopback(tmp_path: Path) -> None:
+    local = _settings(data_dir=tmp_path)
+    local.check_listen_address("127.0.0.1")
+    local.check_listen_address("::1")
+    with pytest.raises(ConfigurationError, match="beyond loopback"):
+        local.check_listen_address("0.0.0.0")  # e.g. `reflex run --backend-host 0.0.0.0`
+    _settings(secret_key="z" * 40, data_dir=tmp_path).check_listen_address("0.0.0.0")
+
+
+def test_previous_secrets_are_a_comma_separated_list_without_the_current_one() -> None:
+    settings = _settings(secret_key="n" * 40, secret_key_previous=f" {'o' * 40}, ,{'n' * 40},p")
+    assert settings.previous_secrets == ["o" * 40, "p"]
 
 
 @pytest.mark.parametrize(

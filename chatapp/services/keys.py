@@ -3,6 +3,8 @@
 The data key is HKDF-SHA256 of the server secret (`CHATAPP_SECRET_KEY`). Each key is sealed
 with a fresh 12-byte nonce, and the owner's id and the provider are bound in as associated
 data, so a ciphertext copied to another user's row (or another provider's) fails to open.
+Ciphertexts name the secret they were sealed under, so the secret can be rotated: previous
+secrets (`CHATAPP_SECRET_KEY_PREVIOUS`) still open them until `reseal_all` re-seals them.
 A decrypted key is handed only to a provider adapter: it is never returned to the UI layer,
 logged, or put in an error message. Only its last four characters are kept in clear.
 """
@@ -15,12 +17,13 @@ import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from chatapp import db
 from chatapp.config import Settings
@@ -68,12 +71,39 @@ class KeyCheck:
 
 
 # --- sealing -----------------------------------------------------------------------------
+#
+# A sealed key is VERSION ‖ key id (8 bytes) ‖ nonce (12) ‖ ciphertext ‖ GCM tag. The key id
+# names the server secret it was sealed under (an HKDF output, which says nothing about the
+# secret), so after a rotation the right one of CHATAPP_SECRET_KEY_PREVIOUS opens it at once.
+# Keys sealed before versions existed (nonce first) are opened by trying each secret in turn.
+
+VERSION = b"\x02"
+KEY_ID_BYTES = 8
+HKDF_KEY_ID_INFO = b"chatapp/api-keys/key-id/v1"
 
 
-def _cipher(settings: Settings) -> AESGCM:
-    secret = settings.secret_key.get_secret_value().encode()
-    data_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(secret)
-    return AESGCM(data_key)
+@dataclass(frozen=True, slots=True)
+class _DataKey:
+    key_id: bytes
+    cipher: AESGCM
+
+
+@lru_cache(maxsize=32)
+def _data_key(secret: str) -> _DataKey:
+    def derive(info: bytes, length: int) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=None,
+                    info=info).derive(secret.encode())
+
+    return _DataKey(derive(HKDF_KEY_ID_INFO, KEY_ID_BYTES), AESGCM(derive(HKDF_INFO, 32)))
+
+
+def _current(settings: Settings) -> _DataKey:
+    return _data_key(settings.secret)
+
+
+def _known(settings: Settings) -> list[_DataKey]:
+    """The current secret first, then the previous ones."""
+    return [_current(settings), *(_data_key(s) for s in settings.previous_secrets)]
 
 
 def _associated_data(user_id: str, provider: str) -> bytes:
@@ -81,19 +111,70 @@ def _associated_data(user_id: str, provider: str) -> bytes:
 
 
 def seal(settings: Settings, *, user_id: str, provider: str, plaintext: str) -> bytes:
-    """nonce ‖ ciphertext ‖ tag, bound to this user and provider."""
+    """VERSION ‖ key id ‖ nonce ‖ ciphertext ‖ tag, under the current secret, bound to this
+    user and provider."""
+    key = _current(settings)
     nonce = os.urandom(NONCE_BYTES)
-    sealed = _cipher(settings).encrypt(
-        nonce, plaintext.encode(), _associated_data(user_id, provider)
-    )
-    return nonce + sealed
+    sealed = key.cipher.encrypt(nonce, plaintext.encode(), _associated_data(user_id, provider))
+    return VERSION + key.key_id + nonce + sealed
+
+
+def _open(settings: Settings, *, user_id: str, provider: str,
+          ciphertext: bytes) -> tuple[str, bool]:
+    """(the key, whether it was sealed under the current secret in the current format)."""
+    aad = _associated_data(user_id, provider)
+    known = _known(settings)
+    head = len(VERSION) + KEY_ID_BYTES
+    if ciphertext[:1] == VERSION:
+        key_id = ciphertext[1:head]
+        for index, key in enumerate(known):
+            if key.key_id == key_id:
+                nonce, body = ciphertext[head:head + NONCE_BYTES], ciphertext[head + NONCE_BYTES:]
+                return key.cipher.decrypt(nonce, body, aad).decode(), index == 0
+    for key in known:  # the unversioned format: nonce ‖ ciphertext ‖ tag
+        with contextlib.suppress(InvalidTag, ValueError):
+            nonce, body = ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:]
+            return key.cipher.decrypt(nonce, body, aad).decode(), False
+    raise InvalidTag()
 
 
 def unseal(settings: Settings, *, user_id: str, provider: str, ciphertext: bytes) -> str:
     """The key; raises cryptography's InvalidTag when the bytes were altered, moved to
-    another row, or sealed under another server secret."""
-    nonce, sealed = ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:]
-    return _cipher(settings).decrypt(nonce, sealed, _associated_data(user_id, provider)).decode()
+    another row, or sealed under a secret that is neither current nor listed as previous."""
+    return _open(settings, user_id=user_id, provider=provider, ciphertext=ciphertext)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """What `reseal_all` did: keys re-sealed, already current, and those no secret opens
+    (listed by user and provider, never the key): their owners must paste them again."""
+
+    resealed: int
+    current: int
+    unreadable: list[tuple[str, str]]
+
+
+def reseal_all(session: Session, *, settings: Settings) -> Rotation:
+    """Re-seal every stored key under the current secret, after CHATAPP_SECRET_KEY changed
+    (the old one in CHATAPP_SECRET_KEY_PREVIOUS). Idempotent; the caller commits."""
+    resealed = current = 0
+    unreadable: list[tuple[str, str]] = []
+    for row in session.exec(select(ApiKey).order_by(col(ApiKey.id))).all():
+        try:
+            plaintext, up_to_date = _open(settings, user_id=row.user_id, provider=row.provider,
+                                          ciphertext=row.ciphertext)
+        except (InvalidTag, ValueError):
+            unreadable.append((row.user_id, row.provider))
+            continue
+        if up_to_date:
+            current += 1
+            continue
+        row.ciphertext = seal(settings, user_id=row.user_id, provider=row.provider,
+                              plaintext=plaintext)
+        session.add(row)
+        resealed += 1
+    session.flush()
+    return Rotation(resealed, current, unreadable)
 
 
 # --- validation --------------------------------------------------------------------------

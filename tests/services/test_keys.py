@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, select
 
-from chatapp.config import Settings
+from chatapp import cli
+from chatapp.config import LEGACY_DEFAULT_SECRET, Settings
 from chatapp.errors import NotFoundError, ProviderAuthError, ValidationError
 from chatapp.models import ApiKey, User
 from chatapp.services import accounts, keys
@@ -122,8 +126,10 @@ def test_each_encryption_uses_a_fresh_nonce(settings: Settings) -> None:
     key = a_key()
     one = keys.seal(settings, user_id="u", provider="openai", plaintext=key)
     two = keys.seal(settings, user_id="u", provider="openai", plaintext=key)
-    assert one[:keys.NONCE_BYTES] != two[:keys.NONCE_BYTES] and one != two
-    assert len(one) == keys.NONCE_BYTES + len(key) + 16  # nonce, sealed key, GCM tag
+    head = len(keys.VERSION) + keys.KEY_ID_BYTES
+    assert one[:head] == two[:head]  # the same format and secret
+    assert one[head:head + keys.NONCE_BYTES] != two[head:head + keys.NONCE_BYTES]
+    assert len(one) == head + keys.NONCE_BYTES + len(key) + 16  # nonce, sealed key, GCM tag
 
 
 def test_deleting_a_key_and_deleting_the_account(
@@ -235,6 +241,79 @@ def test_another_server_secret_cannot_open_the_keys(
     save(session, settings, alice, "openai", a_key())
     other = settings.model_copy(update={"secret_key": SecretStr("another-secret")})
     assert load(session, other, alice, "openai") is None
+
+
+# --- rotating the server secret ------------------------------------------------------------
+
+ROTATED = "the-new-server-secret-of-enough-length"
+
+
+def legacy_seal(secret: str, *, user_id: str, provider: str, plaintext: str) -> bytes:
+    """How keys were sealed before ciphertexts named their secret: nonce ‖ ciphertext ‖ tag."""
+    data_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                    info=keys.HKDF_INFO).derive(secret.encode())
+    nonce = secrets.token_bytes(keys.NONCE_BYTES)
+    return nonce + AESGCM(data_key).encrypt(nonce, plaintext.encode(),
+                                            f"{user_id}\n{provider}".encode())
+
+
+def test_after_a_rotation_the_previous_secret_opens_old_keys_until_they_are_resealed(
+    session: Session, settings: Settings, alice: str, bob: str
+) -> None:
+    alices, bobs = a_key(), a_key()
+    save(session, settings, alice, "openai", alices)
+    session.commit()
+    # Bob's key dates from before ciphertexts named their secret.
+    session.add(ApiKey(user_id=bob, provider="groq", last4=bobs[-4:], ciphertext=legacy_seal(
+        settings.secret, user_id=bob, provider="groq", plaintext=bobs)))
+    session.commit()
+    rotated = settings.model_copy(update={"secret_key": SecretStr(ROTATED),
+                                          "secret_key_previous": settings.secret_key})
+    new_only = settings.model_copy(update={"secret_key": SecretStr(ROTATED)})
+    assert load(session, new_only, alice, "openai") is None  # without the old one: unreadable
+
+    assert load(session, rotated, alice, "openai") == alices
+    assert load(session, rotated, bob, "groq") == bobs
+    report = keys.reseal_all(session, settings=rotated)
+    session.commit()
+
+    assert (report.resealed, report.current, report.unreadable) == (2, 0, [])
+    assert load(session, new_only, alice, "openai") == alices  # the old secret can go now
+    assert load(session, new_only, bob, "groq") == bobs
+    assert load(session, settings, alice, "openai") is None  # nor does the old one open them
+    again = keys.reseal_all(session, settings=new_only)
+    assert (again.resealed, again.current, again.unreadable) == (0, 2, [])
+
+
+def test_rotate_keys_reports_keys_no_secret_opens_by_owner_never_by_key(
+    session: Session, settings: Settings, alice: str, capsys: pytest.CaptureFixture[str],
+    engine: Engine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = a_key()
+    save(session, settings, alice, "openai", key)
+    session.commit()
+    lost = settings.model_copy(update={"secret_key": SecretStr(ROTATED)})
+    monkeypatch.setattr(cli, "get_settings", lambda: lost)
+
+    cli.main(["rotate-keys"])
+
+    out = capsys.readouterr().out
+    assert "0 re-sealed, 0 already current, 1 unreadable" in out
+    assert f"{alice} openai" in out and key not in out and key[-4:] not in out
+
+
+def test_a_generated_local_secret_still_opens_keys_sealed_under_the_old_default(
+    session: Session, alice: str, tmp_path: Path
+) -> None:
+    local = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    assert local.secret != LEGACY_DEFAULT_SECRET
+    key = a_key()
+    session.add(ApiKey(user_id=alice, provider="openai", last4=key[-4:], ciphertext=legacy_seal(
+        LEGACY_DEFAULT_SECRET, user_id=alice, provider="openai", plaintext=key)))
+    session.commit()
+
+    assert load(session, local, alice, "openai") == key
+    assert keys.reseal_all(session, settings=local).resealed == 1
 
 
 # --- no plaintext at rest ----------------------------------------------------------------
