@@ -10,26 +10,38 @@ from functools import cache
 
 import reflex as rx
 from reflex.middleware import Middleware
-from reflex.state import State
+from reflex.state import BaseState, State
 from reflex_base.constants import CompileVars
 from reflex_base.event import Event
 from reflex_base.utils.format import format_event_handler
 
 from chatapp.services import identity
-from chatapp.state.account import AccountState
-from chatapp.state.chat import ChatState
-from chatapp.state.keys import KeysState
-from chatapp.state.live import LiveState
-from chatapp.state.sidebar import SidebarState
-from chatapp.state.signin import SignInState
-
-USER_STATES = (ChatState, LiveState, SidebarState, AccountState, SignInState, KeysState)
 
 
 class SessionKeyState(rx.State):
     """Which session this tab's state belongs to (a hash, backend only)."""
 
     _session_key: str = ""
+
+
+# The states that hold nothing of a user's: the guard's own bookkeeping. Every other state of
+# chatapp's is reset when a tab's session changes: found by walking the state tree, so a state
+# added later is covered without anyone remembering to list it.
+HOLD_NO_USER_DATA: frozenset[type[BaseState]] = frozenset({SessionKeyState})
+
+
+@cache
+def user_states() -> tuple[type[BaseState], ...]:
+    """Every chatapp state in the tree but those of HOLD_NO_USER_DATA (Reflex's own states
+    hold router data and flags, never a user's)."""
+    found: list[type[BaseState]] = []
+    stack: list[type[BaseState]] = [State]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.get_substates())
+        if cls.__module__.startswith("chatapp.") and cls not in HOLD_NO_USER_DATA:
+            found.append(cls)
+    return tuple(sorted(found, key=lambda c: c.get_full_name()))
 
 
 @cache
@@ -49,7 +61,7 @@ class SessionGuard(Middleware):
         key = identity.hash_token(token) if token else ""
         holder = await state.get_state(SessionKeyState)
         if holder._session_key != key:
-            for cls in USER_STATES:
+            for cls in user_states():
                 (await state.get_state(cls)).reset()
             holder._session_key = key
         return None

@@ -7,16 +7,19 @@ a harness that cannot reach the data: the same handlers with the same ids work f
 from __future__ import annotations
 
 from chatapp.cache import get_stop_signals
+from chatapp.chatapp import app
 from chatapp.models import MessageStatus
 from chatapp.services import identity
 from chatapp.state.account import AccountState
 from chatapp.state.chat import ChatState
+from chatapp.state.guard import HOLD_NO_USER_DATA, SessionKeyState, user_states
 from chatapp.state.live import LiveState
 from chatapp.state.models_page import ModelSettingsState
 from chatapp.state.usage import UsageState
 from tests.isolation.attacks_settings import download_text
 from tests.isolation.conftest import World
 from tests.isolation.harness import Tab
+from tests.isolation.test_handlers import chatapp_states as chatapp_handler_states
 from tests.isolation.world import DISABLED, Person, all_counts, live_session_ids, owned_rows
 
 
@@ -101,11 +104,26 @@ async def test_no_tab_holds_a_session_token_a_token_hash_or_a_user_id(world: Wor
         assert "chatapp_session" not in seen  # the cookie header is never sent back
 
 
+def every_page(person: Person) -> list[str]:
+    """Every page of the app, from its route table, with the person's ids in dynamic routes."""
+    fill = {"thread_id": person.thread_id}
+    paths = []
+    for route in app._unevaluated_pages:
+        parts = [fill[p[1:-1]] if p.startswith("[") else p for p in route.split("/")]
+        paths.append("/" if route == "index" else "/" + "/".join(parts))
+    return paths
+
+
 async def test_a_tab_that_changes_user_shows_nothing_of_the_previous_one(world: World) -> None:
     alice, bob = world.alice, world.bob
     tab = world.tab(alice)
-    await tab.open(f"/chat/{alice.thread_id}")
-    await tab.open("/settings/account")
+    pages = every_page(alice)
+    assert {"/", "/settings/usage", "/settings/models", "/settings/keys"} <= set(pages)
+    for path in pages:  # so every state holds something of Alice's
+        await tab.open(path)
+    await tab.open(f"/chat/{alice.streaming_thread_id}", settle=False)
+    usage = await tab.state(UsageState)
+    assert usage.total_requests == 1 and usage.recent  # her spend, by thread title
 
     tab.reconnect(bob.token)  # same tab (sessionStorage keeps the Reflex token), new cookie
     out = await tab.open("/")
@@ -113,3 +131,10 @@ async def test_a_tab_that_changes_user_shows_nothing_of_the_previous_one(world: 
     sent = out.text() + await tab.public_vars()
     assert bob.texts[0] in sent  # Bob's sidebar did load
     assert not [s for s in alice.secrets() if s in sent]
+
+
+def test_the_guard_resets_every_state_but_its_own_bookkeeping() -> None:
+    chatapp_states = {cls for cls in user_states() if cls.__module__.startswith("chatapp.")}
+    assert {UsageState, ModelSettingsState, ChatState, LiveState, AccountState} <= chatapp_states
+    walked = set(chatapp_handler_states())
+    assert walked - set(user_states()) == set(HOLD_NO_USER_DATA) == {SessionKeyState}
