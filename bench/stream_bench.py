@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,13 +26,19 @@ import httpx
 from playwright.async_api import async_playwright
 
 from tests.fakes.wire_server import ScriptedServer
-from tests.support.app_process import AppProcess, cpu_seconds
+from tests.support.app_process import AppProcess, clean_environment, cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
 ]
+APP_DEFAULTS = {  # the scripted OpenAI-compatible server stands in for a hosted model
+    "CHATAPP_LOCAL_MODEL_ENABLED": "false",
+    "CHATAPP_OPENAI_API_KEY": "sk-test-not-a-real-key",
+    "CHATAPP_DEFAULT_MODEL": "openai/gpt-4.1-mini",
+    "CHATAPP_TITLE_GENERATION": "false",
+}
 CONFIGS = {
     "chatapp (50 ms batches, split live text)": {},
     "baseline: flush every token, whole text": {
@@ -95,8 +102,15 @@ class Result:
 
 async def measure(config: str, env: dict[str, str], wire: ScriptedServer, tokens: int,
                   rate: float) -> Result:
-    async with AppProcess(env={**env, "CHATAPP_OPENAI_BASE_URL": wire.base_url},
-                          web_dir=".web-bench") as app:
+    app_env = {**clean_environment(), **APP_DEFAULTS, **env,
+               "CHATAPP_OPENAI_BASE_URL": wire.base_url}
+    with tempfile.TemporaryDirectory(prefix="chatapp-bench-") as tmp:
+        return await _measure(config, app_env, wire, tokens, rate, Path(tmp))
+
+
+async def _measure(config: str, app_env: dict[str, str], wire: ScriptedServer, tokens: int,
+                   rate: float, tmp: Path) -> Result:
+    async with AppProcess(env=app_env, work_dir=tmp, web_dir=ROOT / ".web-bench") as app:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path="/usr/bin/chromium",
                                                args=CHROMIUM_ARGS, headless=True)

