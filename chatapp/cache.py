@@ -1,4 +1,5 @@
-"""Cross-request signals (stop a generation) in Redis when configured, else in process memory."""
+"""Cross-request signals (stop a generation) and rate limits, in Redis when configured, else in
+process memory."""
 
 from __future__ import annotations
 
@@ -64,3 +65,51 @@ class RedisStopSignals:
 def get_stop_signals() -> StopSignals:
     url = get_settings().redis_url
     return RedisStopSignals(url) if url else MemoryStopSignals()
+
+
+class RateLimiter(Protocol):
+    async def allow(self, key: str, *, limit: int, window_seconds: int) -> bool:
+        """Count one event under `key`; False once `limit` were counted in this window."""
+        ...
+
+
+class MemoryRateLimiter:
+    """Fixed windows in process memory (one worker)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, int], int] = {}
+
+    async def allow(self, key: str, *, limit: int, window_seconds: int) -> bool:
+        window = int(time.time() // window_seconds)
+        if len(self._counts) > 10_000:
+            self._counts = {k: v for k, v in self._counts.items() if k[1] == window}
+        count = self._counts.get((key, window), 0) + 1
+        self._counts[(key, window)] = count
+        return count <= limit
+
+
+class RedisRateLimiter:
+    """Fixed windows in Redis, shared by every worker: INCR, and the key expires with its
+    window."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url)
+
+    async def allow(self, key: str, *, limit: int, window_seconds: int) -> bool:
+        window = int(time.time() // window_seconds)
+        name = f"chatapp:rate:{key}:{window}"
+        count = await self._redis.incr(name)
+        if count == 1:
+            await self._redis.expire(name, window_seconds + 5)
+        return int(count) <= limit
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+@lru_cache
+def get_rate_limiter() -> RateLimiter:
+    url = get_settings().redis_url
+    return RedisRateLimiter(url) if url else MemoryRateLimiter()

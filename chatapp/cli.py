@@ -49,6 +49,19 @@ def sweep() -> None:
     sys.stdout.write(f"Ended {len(ended)} interrupted replies.\n")
 
 
+def prune_anonymous() -> None:
+    """Remove anonymous users idle for CHATAPP_ANONYMOUS_RETENTION_DAYS (the app does this
+    hourly by itself)."""
+    import asyncio
+
+    from chatapp.services.visitors import prune
+
+    settings = get_settings()
+    removed = asyncio.run(prune(settings))
+    sys.stdout.write(f"Removed {removed} anonymous users idle for "
+                     f"{settings.anonymous_retention_days} days or more.\n")
+
+
 def rotate_keys() -> None:
     """Re-seal users' stored API keys under CHATAPP_SECRET_KEY (docs/security.md)."""
     from chatapp.db import session_scope
@@ -98,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("sweep", help="end replies whose server died mid-reply (lease expired)")
     sub.add_parser("rotate-keys", help="re-seal stored API keys under CHATAPP_SECRET_KEY")
+    sub.add_parser("prune-anonymous", help="remove anonymous users idle for the retention")
     sub.add_parser("local-model", help="serve the embedded local model")
     sub.add_parser("model-path", help="print the local model's GGUF path")
     tier = sub.add_parser("set-tier", help="set a signed-in user's budget tier")
@@ -108,6 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         sweep()
     elif args.command == "rotate-keys":
         rotate_keys()
+    elif args.command == "prune-anonymous":
+        prune_anonymous()
     elif args.command == "local-model":
         serve_local_model()
     elif args.command == "set-tier":

@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     budget_pro_usd: float = Field(default=20.0, ge=0)
     budget_anonymous_per_ip_usd: float = Field(default=0.25, ge=0)
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+    # Anonymous users exist only once a visitor needs one (a first message, a setting saved):
+    # at most this many new ones per client address an hour; removed, chats and all, after
+    # this many days without activity (0: never).
+    anonymous_users_per_ip_per_hour: int = Field(default=20, ge=1)
+    anonymous_retention_days: int = Field(default=30, ge=0)
 
     default_model: str = "local/smollm2-135m"
     max_output_tokens: int = Field(default=1024, ge=16, le=200_000)

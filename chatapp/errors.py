@@ -37,6 +37,12 @@ class OwnKeyUnavailableError(ChatappError):
         super().__init__(f"own {provider_label} key unavailable", user_message=message)
 
 
+class SessionExpiredError(ChatappError):
+    """The browser's session cookie is missing, revoked or expired."""
+
+    user_message = "Your session has expired. Reload the page to continue."
+
+
 class ConfigurationError(ChatappError):
     """Settings that cannot work (refused at start-up)."""
 

@@ -1,4 +1,5 @@
-"""Issues the anonymous session cookie (HttpOnly, SameSite=Lax) on page loads."""
+"""Issues the session cookie (HttpOnly, SameSite=Lax) on page loads: a visitor token, with
+nothing stored until the visitor needs a user (services/visitors.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatapp.config import get_settings
 from chatapp.db import session_scope
 from chatapp.services import accounts, identity
 
@@ -35,14 +37,18 @@ class SessionCookieMiddleware:
         if "text/html" not in headers.get("accept", ""):
             await self.app(scope, receive, send)
             return
+        secret = get_settings().secret
         token = identity.token_from_cookie_header(headers.get("cookie"))
-        if token and await asyncio.to_thread(_is_live, token):
+        if token and await asyncio.to_thread(_usable, token, secret):
             await self.app(scope, receive, send)
             return
-        new = await asyncio.to_thread(_create, headers.get("user-agent"))
+        # A first visit (or a session that ended): a visitor token, and nothing in the
+        # database. Crawlers and scripts that load pages leave no trace behind.
+        fresh = identity.mint_visitor_token(secret)
         secure = scope.get("scheme") == "https" or headers.get("x-forwarded-proto") == "https"
+        max_age = int(identity.SESSION_LIFETIME.total_seconds())
         cookie = (
-            f"{identity.COOKIE_NAME}={new.token}; Path=/; Max-Age={new.max_age_seconds}; "
+            f"{identity.COOKIE_NAME}={fresh}; Path=/; Max-Age={max_age}; "
             f"HttpOnly; SameSite=Lax{'; Secure' if secure else ''}"
         )
 
@@ -55,14 +61,13 @@ class SessionCookieMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
-def _is_live(token: str) -> bool:
+def _usable(token: str, secret: str) -> bool:
+    """A live session (its activity recorded), or a visitor token this server issued that
+    never became a session. A session that ended is not: the browser gets a new token."""
     with session_scope() as session:
-        if identity.user_for_token(session, token=token) is None:
+        if identity.user_for_token(session, token=token) is not None:
+            accounts.touch_session(session, token=token)  # "last active" on the account page
+            return True
+        if identity.token_has_session(session, token=token):
             return False
-        accounts.touch_session(session, token=token)  # "last active" on the account page
-        return True
-
-
-def _create(user_agent: str | None) -> identity.NewSession:
-    with session_scope() as session:
-        return identity.create_anonymous_session(session, user_agent=user_agent)
+    return identity.is_visitor_token(secret, token)

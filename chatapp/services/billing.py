@@ -203,7 +203,7 @@ async def meter_for(settings: Settings, *, user_id: str, client_ip: str | None
                     ) -> budgets.Meter:
     """What is left of the user's allowance, for the composer."""
     user = await db.run(lambda s: s.get(User, user_id))
-    if user is None:
-        raise NotFoundError("user not found")
+    # A visitor not stored yet: an anonymous user's allowance (the address's may be spent).
+    tier: budgets.Tier = budgets.tier_of(user) if user is not None else "anonymous"
     return await budgets.meter(budgets.get_budget_store(settings), settings=settings,
-                               user_id=user_id, tier=budgets.tier_of(user), client_ip=client_ip)
+                               user_id=user_id, tier=tier, client_ip=client_ip)

@@ -35,7 +35,8 @@ from chatapp.services.budget_store import (
 
 __all__ = [
     "Admission", "Bucket", "BudgetExceededError", "BudgetStore", "DatabaseBudgetStore", "Level",
-    "Meter", "RedisBudgetStore", "Reservation", "Tier", "actual_cost", "admit", "buckets_for",
+    "Meter", "RedisBudgetStore", "Reservation", "Tier", "actual_cost", "address_key", "admit",
+    "buckets_for",
     "client_ip", "estimate_cost", "format_duration", "get_budget_store", "limit_for", "meter",
     "refund", "set_tier", "settle", "tier_of", "window_seconds",
 ]
@@ -119,7 +120,7 @@ def _redis_store(url: str) -> RedisBudgetStore:
     return _REDIS_STORES[url]
 
 
-def _ip_key(address: str) -> str:
+def address_key(address: str) -> str:
     """IPv6 users usually hold a whole /64, so it counts as one address."""
     try:
         ip = ipaddress.ip_address(address)
@@ -138,7 +139,7 @@ def buckets_for(settings: Settings, *, user_id: str, tier: Tier,
     buckets = [Bucket(f"user:{user_id}", limit_for(settings, tier))]
     if tier == "anonymous" and client_ip:
         per_ip = round(settings.budget_anonymous_per_ip_usd * 1_000_000)
-        buckets.append(Bucket(_ip_key(client_ip), per_ip))
+        buckets.append(Bucket(address_key(client_ip), per_ip))
     return tuple(buckets)
 
 

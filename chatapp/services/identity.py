@@ -1,8 +1,16 @@
-"""Anonymous users and their browser sessions (opaque token in, hashed token stored)."""
+"""Anonymous users and their browser sessions (opaque token in, hashed token stored).
+
+A first page load gets a *visitor* token: random, signed with the server secret, and stored
+nowhere. Only when the visitor needs a user (see services/visitors.py) does the token get a
+session row, under its hash like every other token. The signature means only tokens this server
+issued can ever become sessions.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,6 +43,47 @@ def create_anonymous_session(session: Session, *, user_agent: str | None = None)
     session.flush()
     return create_session(session, user_id=user.id, lifetime=SESSION_LIFETIME,
                           user_agent=user_agent)
+
+
+_VISITOR_CONTEXT = b"chatapp/visitor-token/v1\n"
+
+
+def _signature(secret: str, token: str) -> str:
+    mac = hmac.new(secret.encode(), _VISITOR_CONTEXT + token.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:16]).rstrip(b"=").decode()
+
+
+def mint_visitor_token(secret: str) -> str:
+    """A token for a first page load: `<random>.<signature>`, nothing stored yet."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return f"{token}.{_signature(secret, token)}"
+
+
+def is_visitor_token(secret: str, value: str | None) -> bool:
+    """Whether this server issued `value` as a visitor token."""
+    if not value or len(value) > 200:
+        return False
+    token, dot, signature = value.rpartition(".")
+    return bool(dot and token) and hmac.compare_digest(signature, _signature(secret, token))
+
+
+def adopt_visitor_token(session: Session, *, token: str, user_agent: str | None) -> str:
+    """Make the visitor an anonymous user, the token their session; the user's id."""
+    user = User(is_anonymous=True)
+    session.add(user)
+    session.flush()
+    session.add(AuthSession(token_hash=hash_token(token), user_id=user.id,
+                            expires_at=utcnow() + SESSION_LIFETIME,
+                            user_agent=(user_agent or "")[:400] or None))
+    session.flush()
+    return user.id
+
+
+def token_has_session(session: Session, *, token: str) -> bool:
+    """Whether a session row (live or not) was ever made for this token."""
+    return session.exec(
+        select(AuthSession.id).where(AuthSession.token_hash == hash_token(token))
+    ).first() is not None
 
 
 def create_session(

@@ -1,4 +1,4 @@
-"""Housekeeping that runs in every app process: end orphaned replies on a timer."""
+"""Housekeeping that runs in every app process: end orphaned replies, prune idle visitors."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import asyncio
 import logging
 
 from chatapp.config import Settings, get_settings
-from chatapp.services import leases
+from chatapp.services import leases, visitors
 
 log = logging.getLogger(__name__)
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 async def sweep_once(settings: Settings) -> list[str]:
@@ -18,8 +19,11 @@ async def sweep_once(settings: Settings) -> list[str]:
 
 async def run_forever() -> None:
     """The app's lifespan task: a sweep every half lease, so a reply whose writer died is
-    ended within about 1.5 leases even when nobody opens its thread. Safe with any number of
-    workers: each ending is one conditional update, and only expired leases are ended."""
+    ended within about 1.5 leases even when nobody opens its thread; idle anonymous users
+    pruned hourly. Safe with any number of workers: each ending is one conditional update,
+    only expired leases are ended, and pruning deletes what nobody else is using."""
+    last_prune = float("-inf")
+    loop = asyncio.get_running_loop()
     while True:
         settings = get_settings()
         try:
@@ -28,4 +32,10 @@ async def run_forever() -> None:
                 log.info("ended %d orphaned replies", len(ended))
         except Exception:  # the database may be away; try again next time
             log.exception("the sweep of orphaned replies failed")
+        if loop.time() - last_prune >= PRUNE_EVERY_SECONDS:
+            last_prune = loop.time()
+            try:
+                await visitors.prune(settings)
+            except Exception:
+                log.exception("pruning idle anonymous users failed")
         await asyncio.sleep(settings.stream_lease_seconds / 2)

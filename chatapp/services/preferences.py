@@ -153,10 +153,11 @@ def set_stats_for_nerds(session: Session, *, user_id: str, enabled: bool) -> Pre
 
 
 def access_for(session: Session, *, user_id: str) -> Access:
-    """The user's sign-in state, tier and the providers they stored their own key for."""
+    """The user's sign-in state, tier and the providers they stored their own key for. A
+    visitor who is not a user yet has an anonymous user's access."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFoundError("user not found")
+        return Access(is_anonymous=True, tier="free", own_key_providers=set())
     providers = set(session.exec(select(ApiKey.provider).where(ApiKey.user_id == user_id)).all())
     return Access(user.is_anonymous, "free" if user.is_anonymous else user.tier, providers)
 

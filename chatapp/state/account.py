@@ -11,9 +11,16 @@ from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.services import accounts, identity
 from chatapp.services.sign_in import configured_providers
-from chatapp.state.user import current_user_id, forget_cached_sessions, user_or_notice
+from chatapp.state.user import (
+    VISITOR,
+    current_user_id,
+    forget_cached_sessions,
+    reader_or_notice,
+    user_or_notice,
+)
 
 DELETE_CONFIRMATION = "delete my account"
+ACCOUNT_PATH = "/settings/account"
 
 
 @dataclasses.dataclass
@@ -29,6 +36,15 @@ class SessionRow:
 class MethodRow:
     provider: str = ""
     detail: str = ""
+
+
+@dataclasses.dataclass
+class AddMethod:
+    """A configured provider the account has no sign-in method at yet."""
+
+    id: str = ""
+    label: str = ""
+    href: str = ""
 
 
 def _reload_home() -> rx.event.EventSpec:
@@ -57,6 +73,7 @@ class AccountState(rx.State):
     email: str = ""
     avatar_url: str = ""
     methods: list[MethodRow] = []
+    add_methods: list[AddMethod] = []
     sessions: list[SessionRow] = []
     notice: str = ""
 
@@ -66,19 +83,29 @@ class AccountState(rx.State):
     @rx.event
     async def load(self) -> None:
         self.notice = ""
-        user_id = await user_or_notice(self)
+        user_id = await reader_or_notice(self)
         if user_id is None:
+            return
+        if user_id == VISITOR:  # a first visit: a guest with nothing stored yet
+            self.signed_in, self.name, self.email, self.avatar_url = False, "", "", ""
+            self.methods, self.add_methods, self.sessions = [], [], []
+            self.loaded = True
             return
         token = self._token()
         profile = await db.run(lambda s: accounts.profile(s, user_id=user_id))
         sessions = await db.run(
             lambda s: accounts.list_sessions(s, user_id=user_id, current_token=token)
         )
-        labels = {p.id: p.label for p in configured_providers(get_settings())}
+        configured = configured_providers(get_settings())
+        labels = {p.id: p.label for p in configured}
+        linked = {p for p, _ in profile.methods}
         self.signed_in = not profile.is_anonymous
         self.name, self.email, self.avatar_url = profile.name, profile.email, profile.avatar_url
         self.methods = [MethodRow(labels.get(p, accounts.PROVIDER_LABELS.get(p, p)), d)
                         for p, d in profile.methods]
+        # Signing in from this page while signed in links the method (accounts.sign_in).
+        self.add_methods = [AddMethod(p.id, p.label, f"/auth/login/{p.id}?next={ACCOUNT_PATH}")
+                            for p in configured if p.id not in linked]
         self.sessions = [
             SessionRow(s.id, _device(s.user_agent), s.created_at.strftime("%Y-%m-%d %H:%M UTC"),
                        s.last_seen_at.strftime("%Y-%m-%d %H:%M UTC"), s.current)

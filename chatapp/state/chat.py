@@ -20,7 +20,7 @@ from chatapp.services import (
 )
 from chatapp.state.live import LiveState
 from chatapp.state.sidebar import SidebarState
-from chatapp.state.user import current_user_id
+from chatapp.state.user import client_ip, current_user_id, reader_id
 from chatapp.state.views import MessageView, ModelChoice, message_view
 
 PAGE_SIZE = 60
@@ -70,7 +70,7 @@ class ChatState(rx.State):
         self.notice = ""
         self.local_model_online = await local_model.is_online(settings)
         try:
-            user_id = await current_user_id(self)
+            user_id = await reader_id(self)  # a first visit creates nothing
         except ChatappError as exc:
             self.notice = exc.user_message
             return None
@@ -131,14 +131,9 @@ class ChatState(rx.State):
 
     @rx.event
     async def load_earlier(self) -> None:
-        user_id = await current_user_id(self)
+        user_id = await reader_id(self)
         self._page_size += PAGE_SIZE
         await self._load_messages(user_id)
-
-    def _client_ip(self) -> str:
-        return budgets.client_ip(dict(self.router.headers.raw_headers),
-                                 self.router.session.client_ip,
-                                 get_settings().trusted_proxy_hops)
 
     async def _refresh_meter(self, user_id: str) -> None:
         model = get_model(self.model_id)
@@ -147,7 +142,7 @@ class ChatState(rx.State):
             return
         try:
             meter = await billing.meter_for(get_settings(), user_id=user_id,
-                                            client_ip=self._client_ip())
+                                            client_ip=client_ip(self))
         except Exception:  # the meter is a hint: never break the page for it
             self.meter = ""
             return
@@ -170,7 +165,7 @@ class ChatState(rx.State):
         if model_id in self._available_ids():
             self.model_id = model_id
             try:
-                await self._refresh_meter(await current_user_id(self))
+                await self._refresh_meter(await reader_id(self))
             except ChatappError:
                 self.meter = ""
 
@@ -192,7 +187,7 @@ class ChatState(rx.State):
             user_id = await current_user_id(self)
             turn = await turns.begin_turn(
                 get_settings(), user_id=user_id, thread_id=self.current_thread_id or None,
-                text=text, model_id=self.model_id, client_ip=self._client_ip(),
+                text=text, model_id=self.model_id, client_ip=client_ip(self),
             )
         except ChatappError as exc:
             self._refuse(exc)  # the text stays in the composer
@@ -230,7 +225,7 @@ class ChatState(rx.State):
             user_id = await current_user_id(self)
             turn = await turns.begin_retry(
                 get_settings(), user_id=user_id, message_id=message_id, model_id=self.model_id,
-                client_ip=self._client_ip(),
+                client_ip=client_ip(self),
             )
         except ChatappError as exc:
             self._refuse(exc)

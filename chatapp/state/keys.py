@@ -16,7 +16,7 @@ from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.providers.catalog import PROVIDERS
 from chatapp.services import accounts, keys
-from chatapp.state.user import current_user_id, user_or_notice
+from chatapp.state.user import VISITOR, current_user_id, reader_or_notice
 
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 
@@ -69,11 +69,14 @@ class KeysState(rx.State):
     async def load(self) -> None:
         """on_load of /settings/keys."""
         self.notice, self.testing = "", ""
-        user_id = await user_or_notice(self)
+        user_id = await reader_or_notice(self)
         if user_id is None:
             return
-        profile = await db.run(lambda s: accounts.profile(s, user_id=user_id))
-        self.signed_in = not profile.is_anonymous
+        if user_id == VISITOR:
+            self.signed_in = False
+        else:
+            profile = await db.run(lambda s: accounts.profile(s, user_id=user_id))
+            self.signed_in = not profile.is_anonymous
         stored = (await db.run(lambda s: keys.list_keys(s, user_id=user_id))
                   if self.signed_in else [])
         self.rows = key_rows(stored)

@@ -12,7 +12,7 @@ from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.services import preferences
-from chatapp.state.user import current_user_id, user_or_notice
+from chatapp.state.user import current_user_id, reader_or_notice
 
 # The select's value for "no choice of mine": Radix selects refuse "" and model ids hold "/".
 SERVER_DEFAULT = "server-default"
@@ -81,7 +81,7 @@ class ModelSettingsState(rx.State):
     async def load(self) -> None:
         """on_load of `/settings/models`."""
         self.notice = ""
-        user_id = await user_or_notice(self)
+        user_id = await reader_or_notice(self)
         if user_id is None:
             return
         await self._refresh(user_id)

@@ -6,6 +6,7 @@ import reflex as rx
 
 from chatapp import db
 from chatapp.services import accounts, threads
+from chatapp.state.user import VISITOR
 from chatapp.state.views import ThreadItem, thread_items
 
 
@@ -19,6 +20,9 @@ class SidebarState(rx.State):
         """Reload the list (private: called by other states, never by the browser)."""
         summaries = await db.run(lambda s: threads.list_threads(s, user_id=user_id))
         self.threads = thread_items(summaries)
+        if user_id == VISITOR:  # a first visit: nothing stored yet
+            self.signed_in, self.user_label, self.avatar_url = False, "Account", ""
+            return
         profile = await db.run(lambda s: accounts.profile(s, user_id=user_id))
         self.signed_in = not profile.is_anonymous
         self.user_label = profile.name or profile.email or "Account"

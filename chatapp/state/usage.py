@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from chatapp import db
 from chatapp.services import usage
-from chatapp.state.user import user_or_notice
+from chatapp.state.user import reader_or_notice
 
 DAYS = 30
 RECENT = 50
@@ -110,7 +110,7 @@ class UsageState(rx.State):
     async def load(self) -> None:
         """on_load of `/settings/usage`: the last 30 days of the user's own requests."""
         self.notice = ""
-        user_id = await user_or_notice(self)
+        user_id = await reader_or_notice(self)
         if user_id is None:
             return
         data = await db.run(_load, user_id)
@@ -128,7 +128,7 @@ class UsageState(rx.State):
     @rx.event
     async def export_csv(self):
         """Every request of the user's as a CSV download."""
-        user_id = await user_or_notice(self)
+        user_id = await reader_or_notice(self)
         if user_id is None:
             return None
         text = await db.run(lambda s: usage.csv_export(s, user_id=user_id))

@@ -7,20 +7,35 @@ import time
 import reflex as rx
 
 from chatapp import db
-from chatapp.errors import ChatappError
-from chatapp.services import identity
+from chatapp.config import get_settings
+from chatapp.errors import ChatappError, SessionExpiredError
+from chatapp.services import budgets, identity, visitors
 
 _CACHE_SECONDS = 5.0
 # token hash -> (user id, cached at). Short-lived so a revoked session stops working quickly.
 _cache: dict[str, tuple[str, float]] = {}
+# What `reader_id` gives a visitor who is not a user yet: no row is ever stored under it, so
+# every lookup with it finds nothing of anyone's.
+VISITOR = ""
 
-
-class SessionExpiredError(ChatappError):
-    user_message = "Your session has expired. Reload the page to continue."
+__all__ = ["VISITOR", "SessionExpiredError", "client_ip", "current_user_id",
+           "forget_cached_sessions", "reader_id", "reader_or_notice", "user_or_notice"]
 
 
 async def current_user_id(state: rx.State) -> str:
-    """The session's user id, or SessionExpiredError."""
+    """The session's user id, for a handler that stores something: a visitor becomes an
+    anonymous user now. SessionExpiredError, or TooManyVisitorsError past the per-address
+    limit on new anonymous users."""
+    return await _resolve(state, create=True)
+
+
+async def reader_id(state: rx.State) -> str:
+    """For a handler that only reads: the session's user id, or VISITOR for a visitor who
+    has not needed a user yet (nothing is created). SessionExpiredError as above."""
+    return await _resolve(state, create=False)
+
+
+async def _resolve(state: rx.State, *, create: bool) -> str:
     token = identity.token_from_cookie_header(state.router.headers.cookie)
     if not token:
         raise SessionExpiredError("no session cookie")
@@ -32,11 +47,24 @@ async def current_user_id(state: rx.State) -> str:
     user_id = await db.run(lambda s: identity.user_for_token(s, token=token))
     if user_id is None:
         _cache.pop(key, None)
-        raise SessionExpiredError("session not live")
+        settings = get_settings()
+        if not identity.is_visitor_token(settings.secret, token):
+            raise SessionExpiredError("session not live")
+        if not create:
+            return VISITOR
+        user_id = await visitors.become_user(
+            settings, token=token, user_agent=state.router.headers.user_agent,
+            client_ip=client_ip(state))
     if len(_cache) > 10_000:
         _cache.clear()
     _cache[key] = (user_id, now)
     return user_id
+
+
+def client_ip(state: rx.State) -> str:
+    """The browser's address, through the trusted proxies (CHATAPP_TRUSTED_PROXY_HOPS)."""
+    return budgets.client_ip(dict(state.router.headers.raw_headers),
+                             state.router.session.client_ip, get_settings().trusted_proxy_hops)
 
 
 def forget_cached_sessions() -> None:
@@ -45,9 +73,19 @@ def forget_cached_sessions() -> None:
 
 
 async def user_or_notice(state: rx.State) -> str | None:
-    """The session's user id; else the reason goes to the state's `notice` and None returns."""
+    """The session's user id (made now for a visitor); else the reason goes to the state's
+    `notice` and None returns."""
     try:
         return await current_user_id(state)
+    except ChatappError as exc:
+        state.notice = exc.user_message  # type: ignore[attr-defined]
+        return None
+
+
+async def reader_or_notice(state: rx.State) -> str | None:
+    """As user_or_notice, for pages that only read: VISITOR for a visitor, nothing made."""
+    try:
+        return await reader_id(state)
     except ChatappError as exc:
         state.notice = exc.user_message  # type: ignore[attr-defined]
         return None

@@ -33,6 +33,7 @@ def app_settings(wire: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> Itera
         if key.startswith("CHATAPP_") and not key.startswith("CHATAPP_TEST_"):
             monkeypatch.delenv(key)
     for key, value in {
+        "CHATAPP_SECRET_KEY": "isolation-suite-server-secret-0123456789",
         "CHATAPP_OPENAI_API_KEY": "sk-test-isolation",
         "CHATAPP_OPENAI_BASE_URL": wire.base_url,
         "CHATAPP_DEFAULT_MODEL": MODEL,
@@ -43,7 +44,7 @@ def app_settings(wire: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> Itera
     }.items():
         monkeypatch.setenv(key, value)
     caches = (config.get_settings.cache_clear, cache.get_stop_signals.cache_clear,
-              forget_cached_sessions)
+              cache.get_rate_limiter.cache_clear, forget_cached_sessions)
     for clear in caches:
         clear()
     yield config.get_settings()

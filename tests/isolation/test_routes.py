@@ -22,7 +22,7 @@ from starlette.types import ASGIApp
 
 from chatapp.api.auth import build_auth_app
 from chatapp.api.session import SessionCookieMiddleware
-from chatapp.config import Settings
+from chatapp.config import Settings, get_settings
 from chatapp.services import identity
 from tests.isolation.harness import app
 from tests.isolation.test_handlers import HANDLERS, URL_THREAD
@@ -135,8 +135,11 @@ async def test_a_page_load_with_alices_ids_as_cookie_gets_a_stranger(
     for value in (alice.session_id, identity.hash_token(alice.token), alice.user_id):
         response = await client.get(f"/chat/{alice.thread_id}", headers={**HTML, **_cookie(value)})
         minted = identity.token_from_cookie_header(response.headers["set-cookie"])
+        assert minted not in (None, alice.token, alice.other_token)
+        # A new visitor's token: none of Alice's, and nobody's yet.
+        assert identity.is_visitor_token(get_settings().secret, minted)
         with Session(engine) as s:
-            assert identity.user_for_token(s, token=minted) not in (None, alice.user_id)
+            assert identity.user_for_token(s, token=minted) is None
     assert owned_rows(engine, alice.user_id) == alices
     response = await client.get("/", headers={**HTML, **_cookie(alice.token)})  # the control
     assert "set-cookie" not in response.headers

@@ -58,8 +58,9 @@ async def test_the_follower_shows_the_reply_as_stored_once_it_ends(world: World)
     _update(world, world.bob.streaming_reply_id, status=MessageStatus.COMPLETE,
             content="The whole answer.", lease_owner=None, lease_expires_at=None)
 
-    async def landed() -> bool:
-        return await _last_status(tab) == "complete"
+    async def landed() -> bool:  # the list shows the stored reply, the live block is gone
+        return (await _last_status(tab) == "complete"
+                and not (await tab.state(LiveState)).active)
 
     await _until(landed)
     assert (await tab.state(ChatState)).messages[-1].content == "The whole answer."
@@ -73,7 +74,8 @@ async def test_the_follower_ends_a_reply_whose_writer_died_as_interrupted(world:
     _update(world, world.bob.streaming_reply_id, lease_expires_at=utcnow() - timedelta(seconds=1))
 
     async def ended() -> bool:
-        return await _last_status(tab) == "interrupted"
+        return (await _last_status(tab) == "interrupted"
+                and not (await tab.state(LiveState)).active)
 
     await _until(ended)
     view = (await tab.state(ChatState)).messages[-1]
