@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from authlib.integrations.starlette_client import OAuth, OAuthError
 from starlette.applications import Starlette
@@ -63,9 +63,9 @@ def session_cookie(token: str, max_age: int, *, secure: bool) -> str:
     )
 
 
-def _fail(code: str) -> RedirectResponse:
+def _fail(code: str, **params: str) -> RedirectResponse:
     assert code in ERROR_CODES
-    return RedirectResponse(f"/signin?error={quote(code)}", status_code=303)
+    return RedirectResponse(f"/signin?{urlencode({'error': code, **params})}", status_code=303)
 
 
 class AuthRoutes:
@@ -111,14 +111,20 @@ class AuthRoutes:
 
         def run() -> accounts.SignIn:
             with session_scope() as session:
-                return accounts.sign_in(session, profile=profile, current_token=current,
-                                        session_lifetime=lifetime,
-                                        user_agent=request.headers.get("user-agent"))
+                return accounts.sign_in(
+                    session, profile=profile, current_token=current, session_lifetime=lifetime,
+                    email_link_providers=self.settings.email_link_provider_ids,
+                    user_agent=request.headers.get("user-agent"))
 
         try:
             result = await asyncio.to_thread(run)
         except accounts.UnverifiedEmailError:
             return _fail("unverified")
+        except accounts.EmailInUseError as exc:
+            # Back to /signin naming the way in; from there, on to the account page to add this.
+            request.session.pop(NEXT_KEY, None)
+            return _fail("email_in_use", use=",".join(exc.methods), add=provider,
+                         next="/settings/account")
         target = request.session.pop(NEXT_KEY, "/")
         response = RedirectResponse(safe_next(target), status_code=303)
         response.headers.append("set-cookie", session_cookie(
@@ -130,22 +136,9 @@ class AuthRoutes:
         if provider == "github":
             user = (await client.get("user", token=token)).raise_for_status().json()
             emails = (await client.get("user/emails", token=token)).raise_for_status().json()
-            primary = next((e for e in emails if e.get("primary")), None)
-            verified = next((e for e in emails if e.get("primary") and e.get("verified")), None)
-            chosen = verified or primary
-            return accounts.ExternalProfile(
-                provider="github", subject=str(user["id"]),
-                email=chosen["email"] if chosen else None,
-                email_verified=bool(chosen and chosen.get("verified")),
-                name=user.get("name") or user.get("login"), avatar_url=user.get("avatar_url"),
-            )
+            return accounts.github_profile(user, emails)
         claims = token.get("userinfo") or await client.userinfo(token=token)
-        return accounts.ExternalProfile(
-            provider=provider, subject=str(claims["sub"]), email=claims.get("email"),
-            email_verified=bool(claims.get("email_verified")),
-            name=claims.get("name") or claims.get("preferred_username"),
-            avatar_url=claims.get("picture"),
-        )
+        return accounts.oidc_profile(provider, claims)
 
     async def logout(self, request: Request) -> Response:
         token = identity.token_from_cookie_header(request.headers.get("cookie"))

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_components_core.react_router.dom import ReactRouterLink
 
-from chatapp.state.account import DELETE_CONFIRMATION, AccountState, MethodRow, SessionRow
+from chatapp.state.account import (
+    DELETE_CONFIRMATION,
+    AccountState,
+    AddMethod,
+    MethodRow,
+    SessionRow,
+)
 
 
 def section(title: str, *children: rx.Component) -> rx.Component:
@@ -15,6 +22,33 @@ def section(title: str, *children: rx.Component) -> rx.Component:
 def method_row(method: MethodRow) -> rx.Component:
     return rx.hstack(rx.badge(method.provider), rx.text(method.detail, size="2"),
                      align="center", data_testid="sign-in-method")
+
+
+def add_method_button(method: AddMethod) -> rx.Component:
+    # A document navigation: the sign-in route redirects to the provider, and the new cookie
+    # reaches the socket only with a real page load.
+    return ReactRouterLink.create(
+        rx.button(rx.icon("plus", size=16), "Add ", method.label, size="2", variant="outline"),
+        to=method.href, reload_document=True, data_testid="add-method-" + method.id,
+    )
+
+
+def sign_in_methods() -> rx.Component:
+    return section(
+        "Sign-in methods",
+        rx.foreach(AccountState.methods, method_row),
+        rx.cond(
+            AccountState.add_methods.length() > 0,
+            rx.vstack(
+                rx.text("Add a sign-in method", weight="medium", size="2"),
+                rx.text("Sign in once with another provider to use it for this account too.",
+                        size="1", color_scheme="gray"),
+                rx.flex(rx.foreach(AccountState.add_methods, add_method_button), wrap="wrap",
+                        spacing="2"),
+                spacing="2", width="100%", padding_top="8px", data_testid="add-sign-in-method",
+            ),
+        ),
+    )
 
 
 def session_row(row: SessionRow) -> rx.Component:
@@ -79,7 +113,7 @@ def page() -> rx.Component:
                     data_testid="keys-link"),
             rx.cond(
                 AccountState.signed_in,
-                section("Sign-in methods", rx.foreach(AccountState.methods, method_row)),
+                sign_in_methods(),
                 rx.link(rx.button("Sign in to keep your chats", data_testid="sign-in-link"),
                         href="/signin?next=/settings/account"),
             ),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -31,6 +33,26 @@ class UnverifiedEmailError(ChatappError):
     )
 
 
+class EmailInUseError(ChatappError):
+    """An account already uses this email, and the provider may not link into it by email."""
+
+    user_message = (
+        "An account with this email address already exists. Sign in the way you did before, "
+        "then add this sign-in method from your account page."
+    )
+
+    def __init__(self, detail: str = "", *, methods: tuple[str, ...] = ()) -> None:
+        super().__init__(detail)
+        self.methods = methods  # provider ids the existing account signs in with
+
+
+def email_verified_claim(value: object) -> bool:
+    """Whether a provider's `email_verified` says yes: JSON true, or the string "true" that
+    some providers (AWS Cognito) send. Anything else, "false", 1 and a missing claim among
+    them, means unverified."""
+    return value is True or value == "true"
+
+
 @dataclass(frozen=True, slots=True)
 class ExternalProfile:
     """What a provider told us about the person signing in."""
@@ -41,6 +63,27 @@ class ExternalProfile:
     email_verified: bool
     name: str | None = None
     avatar_url: str | None = None
+
+
+def oidc_profile(provider: str, claims: Mapping[str, Any]) -> ExternalProfile:
+    """An OpenID Connect provider's userinfo (or id_token) claims."""
+    return ExternalProfile(
+        provider=provider, subject=str(claims["sub"]), email=claims.get("email"),
+        email_verified=email_verified_claim(claims.get("email_verified")),
+        name=claims.get("name") or claims.get("preferred_username"),
+        avatar_url=claims.get("picture"),
+    )
+
+
+def github_profile(user: Mapping[str, Any], emails: list[Mapping[str, Any]]) -> ExternalProfile:
+    """GitHub's GET /user and GET /user/emails: the primary address, if GitHub verified it."""
+    primary = next((e for e in emails if e.get("primary") is True), None)
+    return ExternalProfile(
+        provider="github", subject=str(user["id"]),
+        email=primary["email"] if primary else None,
+        email_verified=primary is not None and email_verified_claim(primary.get("verified")),
+        name=user.get("name") or user.get("login"), avatar_url=user.get("avatar_url"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +119,20 @@ def sign_in(
     profile: ExternalProfile,
     current_token: str | None,
     session_lifetime: timedelta,
+    email_link_providers: frozenset[str],
     user_agent: str | None = None,
 ) -> SignIn:
     """Sign in with an external identity, keeping the browser's anonymous chats.
 
-    The account is found by the identity, else by the same verified email, else it is the
-    browser's signed-in account (linking a new method), else the anonymous user is upgraded.
-    The browser's old session is revoked and a new token issued (no session fixation).
+    The account is, in order: the one the identity is linked to; the account this browser is
+    signed in to (adding a sign-in method); the account that already uses the same verified
+    email, only if both this provider and one that vouched for that account's email are in
+    `email_link_providers` (else EmailInUseError: sign in the old way and add the method);
+    else the anonymous account, upgraded. An unverified email is never matched or stored; it
+    only refuses creating an account (UnverifiedEmailError). The browser's old session is
+    revoked and a new token issued (no session fixation).
     """
-    if profile.email and not profile.email_verified:
-        raise UnverifiedEmailError(f"{profile.provider} email not verified")
-    email = profile.email.strip().lower() if profile.email else None
+    email = _normal(profile.email) if profile.email_verified else None
     current = identity.session_for_token(session, token=current_token)
     current_user = session.get(User, current.user_id) if current else None
 
@@ -95,13 +141,14 @@ def sign_in(
                                Identity.subject == profile.subject)
     ).first()
     target: User | None = session.get(User, linked.user_id) if linked else None
-    if target is None and email:
-        target = session.exec(
-            select(User).where(User.email == email, col(User.is_anonymous).is_(False))
-        ).first()
-    created = False
     if target is None and current_user is not None and not current_user.is_anonymous:
         target = current_user  # a signed-in user adds another sign-in method
+    if target is None and profile.email and not profile.email_verified:
+        raise UnverifiedEmailError(f"{profile.provider} email not verified")
+    if target is None and email:
+        target = _account_to_link(session, email=email, provider=profile.provider,
+                                  trusted=email_link_providers)
+    created = False
     if target is None:
         created = True
         if current_user is not None and current_user.is_anonymous:
@@ -132,6 +179,45 @@ def sign_in(
                                   user_agent=user_agent)
     session.flush()
     return SignIn(new, target.id, created, moved)
+
+
+def _normal(email: str | None) -> str | None:
+    cleaned = (email or "").strip().lower()
+    return cleaned or None
+
+
+def _account_to_link(session: Session, *, email: str, provider: str,
+                     trusted: frozenset[str]) -> User | None:
+    """The existing account to sign in to by email, None when no account uses it.
+
+    Linking needs two trusted assertions: this provider's, and the one that put the email on
+    the account. Without the second, anyone who got an untrusted provider to vouch for a
+    victim's address could create the account first and later read what the victim does in it.
+    """
+    by_method = select(Identity.user_id).where(Identity.email == email)
+    owners = session.exec(
+        select(User)
+        .where(col(User.is_anonymous).is_(False),
+               sa.or_(User.email == email, col(User.id).in_(by_method)))
+        .order_by(col(User.created_at), col(User.id))
+    ).all()
+    if not owners:
+        return None
+    if provider in trusted:
+        vouched = set(session.exec(
+            select(Identity.user_id).where(Identity.email == email,
+                                           col(Identity.provider).in_(sorted(trusted)))
+        ).all())
+        for owner in owners:
+            if owner.id in vouched:
+                return owner
+    first = owners[0]
+    methods = session.exec(
+        select(Identity.provider).where(Identity.user_id == first.id)
+        .order_by(col(Identity.created_at))
+    ).all()
+    raise EmailInUseError(f"{provider} sign-in matches an account by email",
+                          methods=tuple(dict.fromkeys(methods)))
 
 
 def _move_threads(session: Session, *, from_user: str, to_user: str) -> int:

@@ -13,6 +13,8 @@ ERROR_CODES = {
     "Verify it there, then sign in again.",
     "provider_error": "The sign-in provider reported an error. Please try again later.",
     "unknown_provider": "That sign-in method is not available on this server.",
+    "email_in_use": "An account with this email address already exists. Sign in the way you "
+    "did before, then add this sign-in method from your account page.",
 }
 
 
@@ -44,6 +46,23 @@ def configured_providers(settings: Settings) -> list[SignInProvider]:
             settings.oidc_client_secret.get_secret_value(), settings.oidc_issuer,
             "openid email profile"))
     return found
+
+
+def error_message(code: str, *, use: str = "", add: str = "",
+                  providers: list[SignInProvider] | None = None) -> str:
+    """The message for a failed sign-in; `email_in_use` names the methods by their labels.
+
+    `use` and `add` come from the URL, so only ids of configured providers turn into words:
+    a crafted link cannot put its own text on the page.
+    """
+    message = ERROR_CODES.get(code, "")
+    labels = {p.id: p.label for p in providers or []}
+    known = [labels[p] for p in dict.fromkeys(use.split(",")) if p in labels]
+    if code != "email_in_use" or not known:
+        return message
+    new = f"add {labels[add]}" if add in labels else "add this sign-in method"
+    return (f"An account with this email address already exists. Sign in with "
+            f"{' or '.join(known)}, as you did before, then {new} from your account page.")
 
 
 def safe_next(target: str | None) -> str:

@@ -7,7 +7,7 @@ import dataclasses
 import reflex as rx
 
 from chatapp.config import get_settings
-from chatapp.services.sign_in import ERROR_CODES, configured_providers, safe_next
+from chatapp.services.sign_in import configured_providers, error_message, safe_next
 
 
 @dataclasses.dataclass
@@ -25,8 +25,10 @@ class SignInState(rx.State):
     def load(self) -> None:
         query = self.router.url.query_parameters
         next_path = safe_next(query.get("next"))
+        configured = configured_providers(get_settings())
         self.providers = [
             ProviderButton(p.id, p.label, f"/auth/login/{p.id}?next={next_path}")
-            for p in configured_providers(get_settings())
+            for p in configured
         ]
-        self.error = ERROR_CODES.get(query.get("error", ""), "")
+        self.error = error_message(query.get("error", ""), use=query.get("use", ""),
+                                   add=query.get("add", ""), providers=configured)

@@ -77,9 +77,11 @@ def test_anonymous_chat_sign_in_keeps_it_sign_out_and_a_second_browser_sees_it(
     expect(other.get_by_test_id("thread-link")).to_contain_text([f"anonymous question {sub}"])
 
 
-def test_github_with_the_same_verified_email_links_to_the_same_account(
+def test_the_same_email_from_github_is_refused_until_linked_from_the_account_page(
     new_context, oidc, github
 ) -> None:
+    # The app runs with the default CHATAPP_EMAIL_LINK_PROVIDERS (empty): no provider is
+    # trusted to link by email, so a verified GitHub address alone must not open the account.
     sub, email = person()
     oidc.set_user(sub, email=email, name="Grace")
     page = new_context().new_page()
@@ -90,14 +92,46 @@ def test_github_with_the_same_verified_email_links_to_the_same_account(
     github.set_user(id=int(uuid.uuid4().int % 10**8), login="grace-gh", name="Grace H",
                     emails=[(email.upper(), True, True)])
     laptop = new_context().new_page()
-    open_chat(laptop)
+    chat_once(laptop, f"on the laptop {sub}")
     laptop.goto("/signin")
     laptop.get_by_test_id("provider-github").click()
     gh.authorize(laptop)
-    expect(laptop.get_by_test_id("thread-link")).to_contain_text([f"via sso {sub}"])
-    laptop.goto("/settings/account")
+    expect(laptop).to_have_url(re.compile(r"/signin/?\?error=email_in_use"))
+    refusal = laptop.url
+    expect(laptop.get_by_test_id("sign-in-error")).to_have_text(
+        "An account with this email address already exists. Sign in with Test SSO, as you did "
+        "before, then add GitHub from your account page.")
+    open_chat(laptop, "/")  # still the anonymous browser, its chat where it was
+    expect(laptop.get_by_test_id("sign-in-link").first).to_be_visible()
+    expect(laptop.get_by_test_id("thread-link")).to_have_text([f"on the laptop {sub}"])
+
+    # The way out the message names: sign in as before, then add GitHub on the account page.
+    laptop.goto(refusal)
+    expect(laptop.get_by_test_id("sign-in-error")).to_be_visible()
+    laptop.get_by_test_id("provider-oidc").click()
+    op.approve(laptop, sub)
+    expect(laptop).to_have_url(re.compile(r"/settings/account/?$"))
+    expect(laptop.get_by_test_id("sign-in-method")).to_have_text([re.compile("Test SSO")])
+    expect(laptop.get_by_test_id("add-sign-in-method")).to_contain_text("Add a sign-in method")
+    laptop.get_by_test_id("add-method-github").click()
+    gh.authorize(laptop)
+    expect(laptop).to_have_url(re.compile(r"/settings/account/?$"))
     expect(laptop.get_by_test_id("sign-in-method")).to_have_count(2)
-    expect(laptop.get_by_test_id("session-row")).to_have_count(2)
+    expect(laptop.get_by_test_id("sign-in-method")).to_contain_text(["Test SSO", "GitHub"])
+    expect(laptop.get_by_test_id("add-method-github")).to_have_count(0)
+
+    # Now GitHub alone signs in to that account, on a browser that never used SSO.
+    phone = new_context().new_page()
+    open_chat(phone)
+    phone.goto("/signin")
+    phone.get_by_test_id("provider-github").click()
+    gh.authorize(phone)
+    expect(phone.get_by_test_id("account-link")).to_contain_text("Grace")
+    expect(phone.get_by_test_id("thread-link")).to_contain_text(
+        [f"on the laptop {sub}", f"via sso {sub}"])
+    phone.goto("/settings/account")
+    expect(phone.get_by_test_id("sign-in-method")).to_have_count(2)
+    expect(phone.get_by_test_id("session-row")).to_have_count(3)
 
 
 def test_cancel_at_the_provider_keeps_the_anonymous_chat(page: Page, oidc) -> None:
