@@ -12,6 +12,10 @@ os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
 os.environ.setdefault("REFLEX_USE_NPM", "1")
 
 _port = int(os.environ.get("CHATAPP_PORT", "3000"))
+# Reflex's own default is 0.0.0.0: a plain `reflex run` then serves every network. chatapp
+# listens where CHATAPP_HOST says, loopback unless set (the app refuses a public address
+# without a real CHATAPP_SECRET_KEY).
+_host = os.environ.get("CHATAPP_HOST", "127.0.0.1")
 
 config = rx.Config(
     app_name="chatapp",
@@ -19,7 +23,12 @@ config = rx.Config(
     show_built_with_reflex=False,
     frontend_port=_port,
     backend_port=_port,
+    backend_host=_host,
     redis_url=os.environ.get("CHATAPP_REDIS_URL") or None,
+    # Pages and socket share one origin, so no other origin needs CORS: none is allowed
+    # (Reflex's default is "*"). An empty list also turns off socket.io's own Origin check,
+    # which chatapp.api.security does instead, knowing CHATAPP_PUBLIC_URL and the Host.
+    cors_allowed_origins=[],
     plugins=[
         rx.plugins.RadixThemesPlugin(
             theme=rx.theme(accent_color="violet", gray_color="slate", radius="large")

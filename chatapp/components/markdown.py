@@ -1,8 +1,25 @@
-"""Markdown for model output: no raw HTML, highlighted code blocks with a copy button."""
+"""Markdown for model output: no raw HTML, no remote images, links in a new tab, code blocks."""
 
 from __future__ import annotations
 
 import reflex as rx
+
+# assets/ is copied into the frontend's public/ folder, where Vite bundles it from.
+_SAFE_MARKDOWN = "$/public/safe_markdown.js"
+
+
+class _SafeImage(rx.Component):
+    """An image that loads only from this app (or data:/blob:); others become a link."""
+
+    library = _SAFE_MARKDOWN
+    tag = "SafeImage"
+
+
+class _SafeLink(rx.Component):
+    """A link that opens in a new tab with rel="noopener noreferrer"."""
+
+    library = _SAFE_MARKDOWN
+    tag = "SafeLink"
 
 
 def _copy_button(value: object) -> rx.Component:
@@ -21,8 +38,19 @@ def _code_block(value: object, **props: object) -> rx.Component:
     )
 
 
+def _image(*children: object, **props: object) -> rx.Component:
+    # react-markdown passes src/alt/title through the `{...props}` spread.
+    return _SafeImage.create(*children, **props)
+
+
+def _link(*children: object, **props: object) -> rx.Component:
+    return _SafeLink.create(*children, **props)
+
+
 def markdown(content: rx.Var | str, **props: object) -> rx.Component:
-    # use_raw=False: HTML in model output is shown as text, never rendered.
+    # use_raw=False: HTML in model output is shown as text, never rendered. react-markdown's
+    # default urlTransform still applies and blanks javascript:, vbscript:, data: and the like.
     return rx.markdown(
-        content, use_raw=False, component_map={"pre": _code_block}, class_name="md", **props
+        content, use_raw=False, class_name="md",
+        component_map={"pre": _code_block, "img": _image, "a": _link}, **props,
     )

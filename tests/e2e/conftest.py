@@ -66,6 +66,8 @@ def _app_env(wire: ScriptedServer, auth: dict[str, str]) -> dict[str, str]:
         "CHATAPP_REQUEST_TIMEOUT_SECONDS": "30",
         # Two long GPT-4.1 replies fit a signed-in free user's allowance, a third does not.
         "CHATAPP_BUDGET_FREE_USD": "0.02",
+        # Every browser context of the suite is a new visitor from 127.0.0.1.
+        "CHATAPP_ANONYMOUS_USERS_PER_IP_PER_HOUR": "100000",
         **auth,
     }
 
