@@ -5,6 +5,7 @@ stuck: it shows the kept text marked interrupted, offers Regenerate and takes ne
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -25,6 +26,7 @@ from tests.e2e.ui import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 RECOVERY_SECONDS = 30  # from the app answering again to the thread being usable
+SHOTS = Path(__file__).resolve().parents[2] / "test-results"
 
 
 def test_a_reply_cut_off_by_a_crash_is_interrupted_not_stuck(
@@ -58,6 +60,12 @@ def test_a_reply_cut_off_by_a_crash_is_interrupted_not_stuck(
     expect(note).to_contain_text("Interrupted")
     expect(note).to_contain_text("The server restarted")
     expect(note.get_by_test_id("regenerate-button")).to_be_visible()
+    SHOTS.mkdir(exist_ok=True)  # for a person to look at (test-results/ is not tracked)
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(SHOTS / "interrupted.png"))
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.screenshot(path=str(SHOTS / "interrupted-narrow.png"))
+    page.set_viewport_size({"width": 1280, "height": 800})
     expect(page.get_by_test_id("thread-spinner")).to_have_count(0)
     expect(page.get_by_test_id("stop-button")).to_have_count(0)
 
