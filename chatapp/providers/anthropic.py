@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anthropic
@@ -16,6 +16,7 @@ from chatapp.providers.base import (
     ChatMessage,
     Event,
     Finish,
+    Provider,
     ReasoningDelta,
     StreamRequest,
     TextDelta,
@@ -85,7 +86,7 @@ _SDK_ERRORS = failures.SdkErrors(
 )
 
 
-class AnthropicProvider:
+class AnthropicProvider(Provider):
     """Streams from the Messages API as raw server-sent events."""
 
     def __init__(self, *, base_url: str | None, api_key: str | None, timeout: float = 60.0) -> None:
@@ -132,7 +133,7 @@ class AnthropicProvider:
         except (anthropic.APIError, httpx2.RequestError) as exc:
             raise self._map(exc, streaming=False, model="") from None
 
-    async def stream(self, request: StreamRequest) -> AsyncIterator[Event]:
+    async def stream(self, request: StreamRequest) -> AsyncGenerator[Event, None]:
         try:
             stream = await self._client.messages.create(**self._params(request))
         except (anthropic.APIError, httpx2.RequestError) as exc:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Self
 
 Role = Literal["system", "user", "assistant"]
 
@@ -69,24 +70,37 @@ class Finish:
 Event = Accepted | TextDelta | ReasoningDelta | Usage | ToolCall | Finish
 
 
-class Provider(Protocol):
-    """An adapter for one wire protocol.
+class Provider(ABC):
+    """An adapter for one wire protocol: the whole contract, in the spirit of simonw/llm's
+    `Model`. What a model can do is data on its catalog entry, not here.
 
     `stream` yields `Accepted` once the provider has taken the request, then events as they
     arrive, and raises a `chatapp.errors.ProviderError` subclass on failure (before or during
-    the stream). Closing the iterator early
-    (``aclose``) must close the underlying HTTP response.
+    the stream). Closing the stream early (``aclose``) must close the underlying HTTP
+    response, so an abandoned reply stops the server generating it.
     """
 
-    def stream(self, request: StreamRequest) -> AsyncIterator[Event]: ...
+    @abstractmethod
+    def stream(self, request: StreamRequest) -> AsyncGenerator[Event, None]:
+        """The events of one request, as they arrive."""
 
+    @abstractmethod
     async def check(self) -> None:
         """Make one cheap authenticated request (listing models) to see the key works.
 
         Returns when it does; raises the same `ProviderError` subclasses as `stream`
         (`ProviderAuthError` for a wrong or revoked key), never quoting the key.
         """
-        ...
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Close the adapter's HTTP client now, not from a finalizer on some other loop."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 @dataclass(slots=True)

@@ -11,11 +11,36 @@ Access = Literal["public", "signed_in", "pro"]  # who may use a model on the ser
 
 @dataclass(frozen=True, slots=True)
 class ProviderPreset:
+    """A service chatapp can talk to, and where its configuration lives, all as data: adding
+    an OpenAI-compatible service is one preset (plus its models and its two documented
+    settings), no code.
+
+    A keyed preset is configured when `CHATAPP_<PREFIX>_API_KEY` is set; `_BASE_URL` points it
+    elsewhere. A keyless one (local servers) is configured when it has an address: its
+    `_BASE_URL` setting, or `base_url` here; `enabled_setting` can switch it off.
+    """
+
     id: str
     label: str
     protocol: WireProtocol
-    base_url: str | None  # None: the SDK's default
+    base_url: str | None  # the service's public endpoint; None: only where the operator says
     needs_key: bool = True
+    settings_prefix: str = ""  # default: the id (CHATAPP_OPENAI_API_KEY, ...)
+    enabled_setting: str | None = None  # a bool setting that turns the preset off
+
+    @property
+    def prefix(self) -> str:
+        return self.settings_prefix or self.id
+
+    @property
+    def key_setting(self) -> str | None:
+        """The Settings field holding the server's key (None: the preset takes no key)."""
+        return f"{self.prefix}_api_key" if self.needs_key else None
+
+    @property
+    def url_setting(self) -> str:
+        """The Settings field (or property) holding the endpoint the operator configured."""
+        return f"{self.prefix}_base_url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +72,9 @@ class ModelInfo:
 PROVIDERS: dict[str, ProviderPreset] = {
     p.id: p
     for p in (
-        ProviderPreset("local", "Local model", "openai", None, needs_key=False),
+        # The embedded model: Settings.local_model_base_url is made from its host and port.
+        ProviderPreset("local", "Local model", "openai", None, needs_key=False,
+                       settings_prefix="local_model", enabled_setting="local_model_enabled"),
         ProviderPreset("openai", "OpenAI", "openai", "https://api.openai.com/v1"),
         ProviderPreset("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com"),
         ProviderPreset(
@@ -55,6 +82,7 @@ PROVIDERS: dict[str, ProviderPreset] = {
             "Google Gemini",
             "openai",
             "https://generativelanguage.googleapis.com/v1beta/openai/",
+            settings_prefix="gemini",
         ),
         ProviderPreset("openrouter", "OpenRouter", "openai", "https://openrouter.ai/api/v1"),
         ProviderPreset("groq", "Groq", "openai", "https://api.groq.com/openai/v1"),
@@ -87,8 +115,21 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("ollama", "llama3.2", "Llama 3.2 (Ollama)", 131_072),
 )
 
-MODELS_BY_ID: dict[str, ModelInfo] = {m.id: m for m in MODELS}
+_index: tuple[tuple[ModelInfo, ...], dict[str, ModelInfo]] = ((), {})
+
+
+def all_models() -> tuple[ModelInfo, ...]:
+    """Every catalog model, in picker order (read at call time: the catalog is the one list)."""
+    return MODELS
 
 
 def get_model(model_id: str) -> ModelInfo | None:
-    return MODELS_BY_ID.get(model_id)
+    global _index
+    if _index[0] is not MODELS:  # built once per catalog, rebuilt if the list is replaced
+        _index = (MODELS, {m.id: m for m in MODELS})
+    return _index[1].get(model_id)
+
+
+def key_providers() -> tuple[str, ...]:
+    """Providers that take an API key, in catalog order (local servers take none)."""
+    return tuple(p.id for p in PROVIDERS.values() if p.needs_key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ from chatapp.providers.base import (
     Accepted,
     Event,
     Finish,
+    Provider,
     ReasoningDelta,
     StreamRequest,
     TextDelta,
@@ -78,7 +79,7 @@ class _PendingToolCall:
     arguments: list[str] = field(default_factory=list)
 
 
-class OpenAICompatibleProvider:
+class OpenAICompatibleProvider(Provider):
     """Streams chat completions from any server that speaks the OpenAI wire protocol."""
 
     def __init__(self, *, base_url: str | None, api_key: str | None, timeout: float = 60.0) -> None:
@@ -104,7 +105,7 @@ class OpenAICompatibleProvider:
         except (openai.APIError, httpx2.RequestError) as exc:
             raise self._map(exc, streaming=False) from None
 
-    async def stream(self, request: StreamRequest) -> AsyncIterator[Event]:
+    async def stream(self, request: StreamRequest) -> AsyncGenerator[Event, None]:
         stream = await self._open(request)
         yield Accepted()
         tools: dict[int, _PendingToolCall] = {}

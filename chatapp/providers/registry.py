@@ -1,10 +1,28 @@
-"""Builds the adapter for a provider preset, chosen by its wire protocol."""
+"""Builds the adapter for a provider preset: its wire protocol names the adapter class."""
 
 from __future__ import annotations
 
+import importlib
+
 from chatapp.errors import ModelUnavailableError
 from chatapp.providers.base import Provider
-from chatapp.providers.catalog import ProviderPreset
+from chatapp.providers.catalog import ProviderPreset, WireProtocol
+
+# protocol → (module, class). Imported on first use: each SDK takes a second or more to import,
+# so only the one in use is loaded.
+ADAPTERS: dict[WireProtocol, tuple[str, str]] = {
+    "openai": ("chatapp.providers.openai_compat", "OpenAICompatibleProvider"),
+    "anthropic": ("chatapp.providers.anthropic", "AnthropicProvider"),
+}
+
+
+def adapter_class(protocol: WireProtocol) -> type[Provider]:
+    if protocol not in ADAPTERS:
+        raise ModelUnavailableError(f"unknown wire protocol {protocol!r}")
+    module, name = ADAPTERS[protocol]
+    cls = getattr(importlib.import_module(module), name)
+    assert issubclass(cls, Provider)
+    return cls
 
 
 def build_provider(
@@ -25,18 +43,10 @@ def build_provider(
             user_message=f"{preset.label} is not set up: add its API key in settings.",
         )
     if url is None and not preset.needs_key:
-        # Keyless presets (local, Ollama) have no public default; the SDK's would be wrong.
+        # Keyless presets (local servers) have no public default; the SDK's would be wrong.
         raise ModelUnavailableError(
             f"no base URL configured for {preset.id}",
             user_message=f"{preset.label} is not set up: configure its address.",
         )
-    # Imported here: each SDK takes a second or more to import; load only the one in use.
-    if preset.protocol == "anthropic":
-        from chatapp.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider(base_url=url, api_key=api_key, timeout=timeout)
-    if preset.protocol == "openai":
-        from chatapp.providers.openai_compat import OpenAICompatibleProvider
-
-        return OpenAICompatibleProvider(base_url=url, api_key=api_key, timeout=timeout)
-    raise ModelUnavailableError(f"unknown wire protocol {preset.protocol!r} for {preset.id}")
+    adapter = adapter_class(preset.protocol)
+    return adapter(base_url=url, api_key=api_key, timeout=timeout)  # type: ignore[call-arg]

@@ -143,7 +143,7 @@ async def _run(
             own = await billing.own_key_for(settings, user_id=thread.user_id, model=entry)
             model, provider = resolve(settings, model_id, own)
         else:
-            model, provider = resolve(settings, model_id)
+            model, provider = resolve(settings, model_id, None)  # the server's key
         max_out = billing.max_output_tokens(settings, model)
         context_window = model.context_window
         prompt = await db.run_patiently(
@@ -330,17 +330,13 @@ async def _consume(provider: Provider, request: StreamRequest, progress: _Progre
             progress.changed = True
             progress.news.set()
     finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await stream.aclose()
 
 
 async def _close(provider: Provider) -> None:
     """Close the adapter's HTTP client now, not from a finalizer on some other event loop."""
-    aclose = getattr(provider, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
-            await aclose()
+    with contextlib.suppress(Exception):
+        await provider.aclose()
 
 
 def _held(message_id: str, owner: str) -> sa.ColumnElement[bool]:

@@ -31,7 +31,7 @@ from chatapp.errors import NotFoundError, ProviderError, ValidationError
 from chatapp.models import ApiKey, User
 from chatapp.models.base import utcnow
 from chatapp.providers import failures
-from chatapp.providers.catalog import PROVIDERS
+from chatapp.providers.catalog import PROVIDERS, key_providers
 from chatapp.providers.registry import build_provider
 from chatapp.services.models import server_base_url
 
@@ -43,8 +43,6 @@ MIN_KEY_CHARS = 8  # shorter would leave little beyond the four characters shown
 MAX_KEY_CHARS = 400
 CHECK_TIMEOUT_SECONDS = 15.0
 MAX_MESSAGE_CHARS = 300  # ApiKey.test_message's column
-# Providers that take a key, in catalog order (local and Ollama need none).
-KEY_PROVIDERS: tuple[str, ...] = tuple(p.id for p in PROVIDERS.values() if p.needs_key)
 SIGN_IN_MESSAGE = "Sign in to use your own API keys."
 CHECK_OK_MESSAGE = "The key works."
 
@@ -181,7 +179,7 @@ def reseal_all(session: Session, *, settings: Settings) -> Rotation:
 
 
 def _require_key_provider(provider: str) -> str:
-    if provider not in KEY_PROVIDERS:
+    if provider not in key_providers():
         raise ValidationError(
             "provider takes no key", user_message="That provider does not take an API key."
         )
@@ -249,7 +247,7 @@ def save_key(
 def list_keys(session: Session, *, user_id: str) -> list[KeyInfo]:
     """The user's stored keys, in catalog order of their providers."""
     rows = session.exec(select(ApiKey).where(ApiKey.user_id == user_id)).all()
-    order = {p: i for i, p in enumerate(KEY_PROVIDERS)}
+    order = {p: i for i, p in enumerate(key_providers())}
     return [_info(r) for r in sorted(rows, key=lambda r: order.get(r.provider, len(order)))
             if r.provider in order]
 
@@ -257,7 +255,7 @@ def list_keys(session: Session, *, user_id: str) -> list[KeyInfo]:
 def own_key_providers(session: Session, *, user_id: str) -> set[str]:
     """The providers the user stored a key for (nothing is decrypted)."""
     found = session.exec(select(ApiKey.provider).where(ApiKey.user_id == user_id)).all()
-    return {p for p in found if p in KEY_PROVIDERS}
+    return {p for p in found if p in key_providers()}
 
 
 def delete_key(session: Session, *, user_id: str, provider: str) -> None:
@@ -274,7 +272,7 @@ def load_key(session: Session, *, settings: Settings, user_id: str, provider: st
     open (tampered, moved from another row, or the server secret changed): that is logged
     by user and provider only, and the key then counts as missing."""
     row = _row(session, user_id, provider)
-    if row is None or provider not in KEY_PROVIDERS:
+    if row is None or provider not in key_providers():
         return None
     try:
         return unseal(settings, user_id=user_id, provider=provider, ciphertext=row.ciphertext)
@@ -324,7 +322,7 @@ async def check_key(settings: Settings, provider: str, plaintext: str) -> KeyChe
     finally:
         if adapter is not None:
             with contextlib.suppress(Exception):
-                await adapter.aclose()  # type: ignore[attr-defined]
+                await adapter.aclose()
     return KeyCheck(True, CHECK_OK_MESSAGE)
 
 

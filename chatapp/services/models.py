@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError
 from chatapp.providers.base import Provider
-from chatapp.providers.catalog import MODELS, PROVIDERS, ModelInfo, get_model
+from chatapp.providers.catalog import PROVIDERS, ModelInfo, all_models, get_model
 from chatapp.providers.registry import build_provider
 
 
@@ -35,14 +35,10 @@ class ModelOption:
     own_key: bool = False  # served with the user's own key
 
 
-# Provider ids whose settings use another name (CHATAPP_GEMINI_API_KEY for "google").
-SETTINGS_PREFIX = {"google": "gemini"}
-
-
 def server_base_url(settings: Settings, provider_id: str) -> str | None:
-    """The endpoint configured for a hosted provider (None: its preset's default)."""
-    prefix = SETTINGS_PREFIX.get(provider_id, provider_id)
-    return getattr(settings, f"{prefix}_base_url", None)
+    """The endpoint the operator configured for a provider (None: its preset's default)."""
+    preset = PROVIDERS.get(provider_id)
+    return getattr(settings, preset.url_setting, None) if preset is not None else None
 
 
 def _own_key(provider_id: str, own_keys: Mapping[str, str] | None) -> str | None:
@@ -55,26 +51,26 @@ def _own_key(provider_id: str, own_keys: Mapping[str, str] | None) -> str | None
 def credentials(
     settings: Settings, provider_id: str, own_keys: Mapping[str, str] | None = None
 ) -> Credentials | None:
-    """The key and endpoint for a provider, or None when it is not configured.
+    """The key and endpoint for a provider, or None when it is not configured, all read from
+    the settings its preset names (see ProviderPreset).
 
     The user's own key for the provider, when `own_keys` has one, wins over the server's.
     """
+    preset = PROVIDERS.get(provider_id)
+    if preset is None:
+        return None
+    url = server_base_url(settings, provider_id)
     own = _own_key(provider_id, own_keys)
     if own is not None:
-        return Credentials(own, server_base_url(settings, provider_id), own_key=True)
-    if provider_id == "local":
-        if not settings.local_model_enabled:
-            return None
-        return Credentials(None, settings.local_model_base_url)
-    if provider_id == "ollama":
-        if not settings.ollama_base_url:
-            return None
-        return Credentials(None, settings.ollama_base_url)
-    prefix = SETTINGS_PREFIX.get(provider_id, provider_id)
-    secret = getattr(settings, f"{prefix}_api_key", None)
+        return Credentials(own, url, own_key=True)
+    if preset.enabled_setting is not None and not getattr(settings, preset.enabled_setting):
+        return None
+    if preset.key_setting is None:  # a keyless server: configured when it has an address
+        return Credentials(None, url) if (url or preset.base_url) else None
+    secret = getattr(settings, preset.key_setting, None)
     if secret is None:
         return None
-    return Credentials(secret.get_secret_value(), server_base_url(settings, provider_id))
+    return Credentials(secret.get_secret_value(), url)
 
 
 def available_models(
@@ -91,7 +87,7 @@ def available_models(
             m.id, m.label, PROVIDERS[m.provider].label, m.context_window, m.vision, m.reasoning,
             own_key=m.provider in mine,
         )
-        for m in MODELS
+        for m in all_models()
         if m.provider in mine or credentials(settings, m.provider) is not None
     ]
 
@@ -104,8 +100,8 @@ def uses_own_key(
     return model is not None and _own_key(model.provider, own_keys) is not None
 
 
-# resolve(settings, model_id[, own_keys]): tests pass two-argument fakes.
-ProviderResolver = Callable[..., tuple[ModelInfo, Provider]]
+# resolve(settings, model_id, own_keys): what generation and titles get their adapter from.
+ProviderResolver = Callable[[Settings, str, Mapping[str, str] | None], tuple[ModelInfo, Provider]]
 
 
 def resolve(

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from chatapp.config import Settings
 from chatapp.errors import NotFoundError, ValidationError
 from chatapp.models import ApiKey, User, UserSettings
-from chatapp.providers.catalog import MODELS, PROVIDERS, ModelInfo, get_model
+from chatapp.providers.catalog import PROVIDERS, ModelInfo, all_models, get_model
 from chatapp.services import models
 
 SIGN_IN_REASON = "Sign in to use"
@@ -112,7 +112,7 @@ def set_enabled(session: Session, *, user_id: str, model_id: str, enabled: bool)
     row = _row(session, user_id)
     disabled = [m for m in _split(row.disabled_models) if m != model_id and get_model(m)]
     if not enabled:
-        if len(disabled) + 1 >= len(MODELS):
+        if len(disabled) + 1 >= len(all_models()):
             raise ValidationError("last model", user_message="Keep at least one model enabled.")
         disabled.append(model_id)
         if row.default_model == model_id:
@@ -193,7 +193,7 @@ def picker_models(
     """Catalog models the user has not disabled: pinned first (in pin order), then in
     catalog order; unavailable ones stay, with the reason."""
     order = {m: i for i, m in enumerate(prefs.pinned)}
-    shown = [m for m in MODELS if m.id not in prefs.disabled]
+    shown = [m for m in all_models() if m.id not in prefs.disabled]
     shown.sort(key=lambda m: order.get(m.id, len(order)))  # stable: catalog order otherwise
     out = []
     for m in shown:
@@ -210,7 +210,7 @@ def model_settings(
 ) -> list[ModelSetting]:
     """Every catalog model, in catalog order, with the user's choices and its availability."""
     out = []
-    for m in MODELS:
+    for m in all_models():
         ok, reason = availability(settings, m, is_anonymous=is_anonymous, tier=tier,
                                   own_key_providers=own_key_providers)
         out.append(ModelSetting(m.id, m.label, PROVIDERS[m.provider].label,

@@ -86,7 +86,7 @@ async def generate_title(
             own = await billing.own_key_for(settings, user_id=thread.user_id, model=entry)
             model, provider = resolve(settings, thread.model_id, own)
         else:
-            model, provider = resolve(settings, thread.model_id)
+            model, provider = resolve(settings, thread.model_id, None)  # the server's key
         request = StreamRequest(model=model.api_model, messages=messages,
                                 max_tokens=TITLE_MAX_TOKENS, temperature=0.2)
 
@@ -101,9 +101,8 @@ async def generate_title(
         log.info("title generation for %s skipped: %s", thread_id, type(exc).__name__)
         outcome = "error"
     finally:
-        aclose = getattr(provider, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        if provider is not None:
+            await provider.aclose()
         if model is not None:
             charged = billing.charged_usage(
                 usage_seen=collected.usage, prompt_chars=prompt_chars,

@@ -14,7 +14,7 @@ import reflex as rx
 from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
-from chatapp.providers.catalog import PROVIDERS
+from chatapp.providers.catalog import PROVIDERS, key_providers
 from chatapp.services import accounts, keys
 from chatapp.state.user import VISITOR, current_user_id, reader_or_notice
 
@@ -36,7 +36,7 @@ def key_rows(stored: list[keys.KeyInfo]) -> list[KeyRow]:
     """One row per provider that takes a key, with what is stored for it."""
     by_provider = {k.provider: k for k in stored}
     rows = []
-    for provider in keys.KEY_PROVIDERS:
+    for provider in key_providers():
         info = by_provider.get(provider)
         row = KeyRow(provider, PROVIDERS[provider].label)
         if info is not None:

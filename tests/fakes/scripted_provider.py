@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 
 from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError
@@ -11,7 +11,7 @@ from chatapp.providers.base import Accepted, Event, Provider, StreamRequest, Tex
 from chatapp.providers.catalog import ModelInfo, get_model
 
 
-class ScriptedProvider:
+class ScriptedProvider(Provider):
     """Yields `events` in order, waiting `delay` seconds before each one.
 
     With `error`, raises it after `raise_after` events (after all of them when None), the way
@@ -28,6 +28,7 @@ class ScriptedProvider:
         error: BaseException | None = None,
         raise_after: int | None = None,
         delay: float = 0.0,
+        check_error: BaseException | None = None,
     ) -> None:
         self.events = list(events)
         self.error = error
@@ -35,7 +36,10 @@ class ScriptedProvider:
         self.delay = delay
         self.requests: list[StreamRequest] = []
         self.closed_early = False
+        self.closed = False  # the adapter was closed (aclose), as every caller must
         self.sent = 0  # events handed to the consumer, over all streams
+        self.check_error = check_error
+        self.checked = 0
 
     @classmethod
     def text(
@@ -54,9 +58,18 @@ class ScriptedProvider:
         self.requests.append(request)
         return _ScriptedStream(self)
 
+    async def check(self) -> None:
+        """A key check: fails with `check_error` when one is scripted."""
+        self.checked += 1
+        if self.check_error is not None:
+            raise self.check_error
 
-class _ScriptedStream:
-    """The async iterator of one stream (a class, not a generator, so aclose is observable)."""
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class _ScriptedStream(AsyncGenerator[Event, None]):
+    """The stream of one request (a class, not a generator, so aclose is observable)."""
 
     def __init__(self, provider: ScriptedProvider) -> None:
         self._provider = provider
@@ -92,6 +105,13 @@ class _ScriptedStream:
         if not self._ended:
             self._provider.closed_early = True
         self._ended = True
+
+    async def asend(self, value: None) -> Event:
+        return await self.__anext__()
+
+    async def athrow(self, typ, val=None, tb=None) -> Event:  # type: ignore[no-untyped-def, override]
+        self._ended = True
+        raise typ if val is None else val
 
 
 class Resolver:

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from chatapp.config import get_settings
 from chatapp.errors import NotFoundError
 from chatapp.models import ApiKey, User
+from chatapp.providers.catalog import key_providers
 from chatapp.services import keys
 from chatapp.state.keys import KeysState
 from tests.isolation.conftest import World
@@ -78,7 +79,7 @@ async def keys_load(w: World, tab: Tab) -> set[str]:
     out = await tab.open("/settings/keys")
     state = await tab.state(KeysState)
     assert (out.errors, state.notice, state.signed_in) == ([], "", True)
-    assert [r.provider for r in state.rows] == list(keys.KEY_PROVIDERS)
+    assert [r.provider for r in state.rows] == list(key_providers())
     assert not [r for r in state.rows if r.saved or r.last4]  # Bob has none; hers not shown
     _untouched(w, alices, row)
     return set()

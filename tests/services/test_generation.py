@@ -69,6 +69,7 @@ async def test_a_normal_reply_is_stored_complete_with_usage_and_timings(
     assert [(m.role, m.content) for m in request.messages] == [("user", "Say hello")]
     assert publish.snaps[-1] == snap
     assert not provider.closed_early
+    assert provider.closed  # the adapter's HTTP client was closed at once, not by a finalizer
     summary = threads.list_threads(session, user_id=user_id)[0]
     assert not summary.generating
 

@@ -38,6 +38,7 @@ async def test_a_generated_title_is_cleaned_and_stored(
 
     assert title == "Three Days in Lisbon"
     assert _title(engine, thread_id) == ("Three Days in Lisbon", True)
+    assert provider.closed
     [request] = provider.requests
     prompt = request.messages[-1].content
     assert QUESTION in prompt and "Start in Alfama" in prompt
