@@ -54,7 +54,7 @@ def prune_anonymous() -> None:
     hourly by itself)."""
     import asyncio
 
-    from chatapp.services.visitors import prune
+    from chatapp.services.identity.visitors import prune
 
     settings = get_settings()
     removed = asyncio.run(prune(settings))
@@ -65,7 +65,7 @@ def prune_anonymous() -> None:
 def rotate_keys() -> None:
     """Re-seal users' stored API keys under CHATAPP_SECRET_KEY (docs/security.md)."""
     from chatapp.db import session_scope
-    from chatapp.services.keys import reseal_all
+    from chatapp.services.catalog.keys import reseal_all
 
     with session_scope() as session:
         report = reseal_all(session, settings=get_settings())
@@ -81,7 +81,7 @@ def set_tier(who: str, tier: str) -> None:
     """Until a billing integration sets tiers (see docs/budgets.md), the operator does."""
     from chatapp.db import session_scope
     from chatapp.errors import ChatappError
-    from chatapp.services.budgets import set_tier as set_user_tier
+    from chatapp.services.billing.budgets import set_tier as set_user_tier
 
     try:
         with session_scope() as session:

@@ -9,7 +9,7 @@ import pytest
 
 from chatapp.config import PLACEHOLDER_SECRETS, Settings
 from chatapp.errors import ConfigurationError
-from chatapp.services.models import available_models
+from chatapp.services.catalog.serving import available_models
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from chatapp import db
 from chatapp.config import Settings
 from chatapp.models import Message, MessageStatus, Thread, User
-from chatapp.services import generation, threads
+from chatapp.services.chat import generation, threads
 from tests.fakes.scripted_provider import ScriptedProvider, resolver
 from tests.services.helpers import fresh, make_user, send
 

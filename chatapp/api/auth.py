@@ -17,8 +17,8 @@ from starlette.routing import Route
 
 from chatapp.config import Settings, get_settings
 from chatapp.db import session_scope
-from chatapp.services import accounts, identity
-from chatapp.services.sign_in import ERROR_CODES, configured_providers, safe_next
+from chatapp.services.identity import accounts, tokens
+from chatapp.services.identity.sign_in import ERROR_CODES, configured_providers, safe_next
 
 log = logging.getLogger(__name__)
 NEXT_KEY = "chatapp_next"
@@ -58,7 +58,7 @@ def _secure(request: Request, settings: Settings) -> bool:
 
 def session_cookie(token: str, max_age: int, *, secure: bool) -> str:
     return (
-        f"{identity.COOKIE_NAME}={token}; Path=/; Max-Age={max_age}; HttpOnly; "
+        f"{tokens.COOKIE_NAME}={token}; Path=/; Max-Age={max_age}; HttpOnly; "
         f"SameSite=Lax{'; Secure' if secure else ''}"
     )
 
@@ -106,7 +106,7 @@ class AuthRoutes:
         except Exception as exc:
             log.warning("sign-in with %s failed: %s", provider, type(exc).__name__)
             return _fail("provider_error")
-        current = identity.token_from_cookie_header(request.headers.get("cookie"))
+        current = tokens.token_from_cookie_header(request.headers.get("cookie"))
         lifetime = timedelta(days=self.settings.session_days)
 
         def run() -> accounts.SignIn:
@@ -141,7 +141,7 @@ class AuthRoutes:
         return accounts.oidc_profile(provider, claims)
 
     async def logout(self, request: Request) -> Response:
-        token = identity.token_from_cookie_header(request.headers.get("cookie"))
+        token = tokens.token_from_cookie_header(request.headers.get("cookie"))
 
         def run() -> None:
             with session_scope() as session:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatapp.config import Settings, get_settings
-from chatapp.services.sign_in import configured_providers
+from chatapp.services.identity.sign_in import configured_providers
 
 EVENT_PATH = "/_event"  # Reflex's socket.io endpoint: the websocket and its polling handshake
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")

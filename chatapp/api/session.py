@@ -9,7 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatapp.config import get_settings
 from chatapp.db import session_scope
-from chatapp.services import accounts, identity
+from chatapp.services.identity import accounts, tokens
 
 # Requests that never need a session: Reflex's socket, uploads, static assets.
 SKIP_PREFIXES = (
@@ -38,17 +38,17 @@ class SessionCookieMiddleware:
             await self.app(scope, receive, send)
             return
         secret = get_settings().secret
-        token = identity.token_from_cookie_header(headers.get("cookie"))
+        token = tokens.token_from_cookie_header(headers.get("cookie"))
         if token and await asyncio.to_thread(_usable, token, secret):
             await self.app(scope, receive, send)
             return
         # A first visit (or a session that ended): a visitor token, and nothing in the
         # database. Crawlers and scripts that load pages leave no trace behind.
-        fresh = identity.mint_visitor_token(secret)
+        fresh = tokens.mint_visitor_token(secret)
         secure = scope.get("scheme") == "https" or headers.get("x-forwarded-proto") == "https"
-        max_age = int(identity.SESSION_LIFETIME.total_seconds())
+        max_age = int(tokens.SESSION_LIFETIME.total_seconds())
         cookie = (
-            f"{identity.COOKIE_NAME}={fresh}; Path=/; Max-Age={max_age}; "
+            f"{tokens.COOKIE_NAME}={fresh}; Path=/; Max-Age={max_age}; "
             f"HttpOnly; SameSite=Lax{'; Secure' if secure else ''}"
         )
 
@@ -65,9 +65,9 @@ def _usable(token: str, secret: str) -> bool:
     """A live session (its activity recorded), or a visitor token this server issued that
     never became a session. A session that ended is not: the browser gets a new token."""
     with session_scope() as session:
-        if identity.user_for_token(session, token=token) is not None:
+        if tokens.user_for_token(session, token=token) is not None:
             accounts.touch_session(session, token=token)  # "last active" on the account page
             return True
-        if identity.token_has_session(session, token=token):
+        if tokens.token_has_session(session, token=token):
             return False
-    return identity.is_visitor_token(secret, token)
+    return tokens.is_visitor_token(secret, token)

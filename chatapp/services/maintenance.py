@@ -6,7 +6,8 @@ import asyncio
 import logging
 
 from chatapp.config import Settings, get_settings
-from chatapp.services import leases, visitors
+from chatapp.services.chat import leases
+from chatapp.services.identity import visitors
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY_SECONDS = 3600.0

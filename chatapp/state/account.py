@@ -9,8 +9,8 @@ import reflex as rx
 from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
-from chatapp.services import accounts, identity
-from chatapp.services.sign_in import configured_providers
+from chatapp.services.identity import accounts, tokens
+from chatapp.services.identity.sign_in import configured_providers
 from chatapp.state.user import (
     VISITOR,
     current_user_id,
@@ -78,7 +78,7 @@ class AccountState(rx.State):
     notice: str = ""
 
     def _token(self) -> str | None:
-        return identity.token_from_cookie_header(self.router.headers.cookie)
+        return tokens.token_from_cookie_header(self.router.headers.cookie)
 
     @rx.event
     async def load(self) -> None:

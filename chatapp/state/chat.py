@@ -8,16 +8,9 @@ from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError, NotFoundError
 from chatapp.providers.catalog import PROVIDERS, get_model
-from chatapp.services import (
-    billing,
-    budgets,
-    chat,
-    leases,
-    local_model,
-    preferences,
-    threads,
-    turns,
-)
+from chatapp.services.billing import budgets, ledger
+from chatapp.services.catalog import local_model, preferences
+from chatapp.services.chat import leases, threads, turns
 from chatapp.state.live import LiveState
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.user import client_ip, current_user_id, reader_id
@@ -141,7 +134,7 @@ class ChatState(rx.State):
             self.meter = ""
             return
         try:
-            meter = await billing.meter_for(get_settings(), user_id=user_id,
+            meter = await ledger.meter_for(get_settings(), user_id=user_id,
                                             client_ip=client_ip(self))
         except Exception:  # the meter is a hint: never break the page for it
             self.meter = ""
@@ -196,7 +189,7 @@ class ChatState(rx.State):
         self.notice_sign_in = self.notice_use_key = False
         return await self._start(user_id, turn, text)
 
-    async def _start(self, user_id: str, turn: chat.Turn, text: str | None):
+    async def _start(self, user_id: str, turn: turns.Turn, text: str | None):
         if text is not None:
             self.messages.append(MessageView(id=turn.user_message_id or "", role="user",
                                              content=text.strip()))

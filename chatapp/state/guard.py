@@ -15,7 +15,7 @@ from reflex_base.constants import CompileVars
 from reflex_base.event import Event
 from reflex_base.utils.format import format_event_handler
 
-from chatapp.services import identity
+from chatapp.services.identity import tokens
 
 
 class SessionKeyState(rx.State):
@@ -57,8 +57,8 @@ class SessionGuard(Middleware):
     async def preprocess(self, app, state, event: Event):  # type: ignore[no-untyped-def]
         if event.name not in _page_load_events():
             return None  # the cookie can only change with a new connection, i.e. a page load
-        token = identity.token_from_cookie_header(state.router.headers.cookie)
-        key = identity.hash_token(token) if token else ""
+        token = tokens.token_from_cookie_header(state.router.headers.cookie)
+        key = tokens.hash_token(token) if token else ""
         holder = await state.get_state(SessionKeyState)
         if holder._session_key != key:
             for cls in user_states():

@@ -15,7 +15,8 @@ from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.providers.catalog import PROVIDERS, key_providers
-from chatapp.services import accounts, keys
+from chatapp.services.catalog import keys
+from chatapp.services.identity import accounts
 from chatapp.state.user import VISITOR, current_user_id, reader_or_notice
 
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"

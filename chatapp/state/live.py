@@ -12,8 +12,8 @@ import reflex as rx
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.models import ACTIVE_STATUSES
-from chatapp.services import generation, leases, streaming, titles
-from chatapp.services.generation import ReplySnapshot
+from chatapp.services.chat import generation, leases, streaming, titles
+from chatapp.services.chat.generation import ReplySnapshot
 from chatapp.state import presence
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.user import current_user_id

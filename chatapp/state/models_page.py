@@ -11,7 +11,7 @@ from sqlmodel import Session
 from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
-from chatapp.services import preferences
+from chatapp.services.catalog import preferences
 from chatapp.state.user import current_user_id, reader_or_notice
 
 # The select's value for "no choice of mine": Radix selects refuse "" and model ids hold "/".

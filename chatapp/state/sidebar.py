@@ -5,7 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from chatapp import db
-from chatapp.services import accounts, threads
+from chatapp.services.chat import threads
+from chatapp.services.identity import accounts
 from chatapp.state.user import VISITOR
 from chatapp.state.views import ThreadItem, thread_items
 

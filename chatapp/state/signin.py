@@ -7,7 +7,7 @@ import dataclasses
 import reflex as rx
 
 from chatapp.config import get_settings
-from chatapp.services.sign_in import configured_providers, error_message, safe_next
+from chatapp.services.identity.sign_in import configured_providers, error_message, safe_next
 
 
 @dataclasses.dataclass

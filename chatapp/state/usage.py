@@ -9,7 +9,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from chatapp import db
-from chatapp.services import usage
+from chatapp.services.billing import usage
 from chatapp.state.user import reader_or_notice
 
 DAYS = 30

@@ -9,7 +9,8 @@ import reflex as rx
 from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError, SessionExpiredError
-from chatapp.services import budgets, identity, visitors
+from chatapp.services.billing import budgets
+from chatapp.services.identity import tokens, visitors
 
 _CACHE_SECONDS = 5.0
 # token hash -> (user id, cached at). Short-lived so a revoked session stops working quickly.
@@ -36,19 +37,19 @@ async def reader_id(state: rx.State) -> str:
 
 
 async def _resolve(state: rx.State, *, create: bool) -> str:
-    token = identity.token_from_cookie_header(state.router.headers.cookie)
+    token = tokens.token_from_cookie_header(state.router.headers.cookie)
     if not token:
         raise SessionExpiredError("no session cookie")
-    key = identity.hash_token(token)
+    key = tokens.hash_token(token)
     hit = _cache.get(key)
     now = time.monotonic()
     if hit and now - hit[1] < _CACHE_SECONDS:
         return hit[0]
-    user_id = await db.run(lambda s: identity.user_for_token(s, token=token))
+    user_id = await db.run(lambda s: tokens.user_for_token(s, token=token))
     if user_id is None:
         _cache.pop(key, None)
         settings = get_settings()
-        if not identity.is_visitor_token(settings.secret, token):
+        if not tokens.is_visitor_token(settings.secret, token):
             raise SessionExpiredError("session not live")
         if not create:
             return VISITOR

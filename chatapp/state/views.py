@@ -6,8 +6,8 @@ import dataclasses
 
 from chatapp.models import Message, MessageStatus
 from chatapp.providers.catalog import get_model
-from chatapp.services.generation import ReplySnapshot
-from chatapp.services.threads import ThreadSummary, group_label
+from chatapp.services.chat.generation import ReplySnapshot
+from chatapp.services.chat.threads import ThreadSummary, group_label
 
 
 @dataclasses.dataclass

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from chatapp import config
 from chatapp.api.session import SessionCookieMiddleware
-from chatapp.services import accounts, identity
+from chatapp.services.identity import accounts, tokens
 from tests.isolation.world import all_counts
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
@@ -40,7 +40,7 @@ async def client(engine: Engine, monkeypatch: pytest.MonkeyPatch
 
 def _minted(response: httpx.Response) -> str | None:
     header = response.headers.get("set-cookie")
-    return identity.token_from_cookie_header(header) if header else None
+    return tokens.token_from_cookie_header(header) if header else None
 
 
 async def test_cookie_less_page_loads_store_nothing(
@@ -54,7 +54,7 @@ async def test_cookie_less_page_loads_store_nothing(
                                                               "user-agent": "Googlebot/2.1"})))
 
     assert all_counts(engine) == before  # 20 crawler hits: no user, no session
-    assert len(set(minted)) == 20 and all(identity.is_visitor_token(SECRET, m) for m in minted)
+    assert len(set(minted)) == 20 and all(tokens.is_visitor_token(SECRET, m) for m in minted)
     client.cookies.clear()
     response = await client.get("/", headers=HTML)
     assert "HttpOnly" in response.headers["set-cookie"]
@@ -64,20 +64,20 @@ async def test_cookie_less_page_loads_store_nothing(
 async def test_a_good_cookie_is_kept_and_a_bad_one_replaced(
     client: httpx.AsyncClient, engine: Engine
 ) -> None:
-    visitor = identity.mint_visitor_token(SECRET)
+    visitor = tokens.mint_visitor_token(SECRET)
     with Session(engine) as s:
-        live = identity.create_anonymous_session(s, user_agent=None)
-        ended = identity.create_anonymous_session(s, user_agent=None)
+        live = tokens.create_anonymous_session(s, user_agent=None)
+        ended = tokens.create_anonymous_session(s, user_agent=None)
         s.commit()
         accounts.sign_out(s, token=ended.token)
         s.commit()
 
     def cookie(value: str) -> dict[str, str]:
         client.cookies.clear()
-        return {**HTML, "cookie": f"{identity.COOKIE_NAME}={value}"}
+        return {**HTML, "cookie": f"{tokens.COOKIE_NAME}={value}"}
 
     assert _minted(await client.get("/", headers=cookie(visitor))) is None
     assert _minted(await client.get("/", headers=cookie(live.token))) is None
-    for bad in (ended.token, "made-up-token", identity.mint_visitor_token("x" * 40)):
+    for bad in (ended.token, "made-up-token", tokens.mint_visitor_token("x" * 40)):
         fresh = _minted(await client.get("/", headers=cookie(bad)))
-        assert fresh is not None and fresh != bad and identity.is_visitor_token(SECRET, fresh)
+        assert fresh is not None and fresh != bad and tokens.is_visitor_token(SECRET, fresh)

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Locator, Page, WebSocket, expect
 
 from chatapp.errors import ProviderAuthError
-from chatapp.services.keys import CHECK_OK_MESSAGE
+from chatapp.services.catalog.keys import CHECK_OK_MESSAGE
 from tests.e2e.test_auth import person, sign_in_with_sso
 from tests.e2e.ui import REPLY_TIMEOUT, marker, open_chat, requests_for, send
 from tests.fakes.wire_server import ScriptedServer

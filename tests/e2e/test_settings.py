@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from chatapp.db import make_engine
 from chatapp.models import Thread, User
-from chatapp.services import usage
+from chatapp.services.billing import usage
 from tests.e2e.conftest import RunningApp
 from tests.e2e.test_auth import person, sign_in_with_sso
 from tests.e2e.ui import open_chat

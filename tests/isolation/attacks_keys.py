@@ -18,7 +18,7 @@ from chatapp.config import get_settings
 from chatapp.errors import NotFoundError
 from chatapp.models import ApiKey, User
 from chatapp.providers.catalog import key_providers
-from chatapp.services import keys
+from chatapp.services.catalog import keys
 from chatapp.state.keys import KeysState
 from tests.isolation.conftest import World
 from tests.isolation.harness import Tab

@@ -32,7 +32,7 @@ from reflex_base.registry import RegistrationContext
 from reflex_base.utils.format import format_event_handler, json_dumps
 
 from chatapp.chatapp import app
-from chatapp.services import identity
+from chatapp.services.identity import tokens
 
 S = TypeVar("S", bound=BaseState)
 ORIGIN = "http://localhost:3000"
@@ -80,7 +80,7 @@ class Harness:
 
     def tab(self, session_token: str | None) -> Tab:
         """A new browser tab whose requests carry `session_token` as the session cookie."""
-        return Tab(self, f"{identity.COOKIE_NAME}={session_token}" if session_token else "")
+        return Tab(self, f"{tokens.COOKIE_NAME}={session_token}" if session_token else "")
 
     def _on_error(self, ex: Exception) -> Any:
         """Record what a handler raised, then do what the app does (a toast for the tab)."""

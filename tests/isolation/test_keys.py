@@ -13,7 +13,7 @@ from reflex.istate.manager.token import BaseStateToken
 from reflex.state import BaseState, State
 
 from chatapp.errors import ProviderAuthError
-from chatapp.services import keys
+from chatapp.services.catalog import keys
 from chatapp.state.keys import KeysState
 from tests.isolation.attacks_keys import SERVER_KEY, key_row, load, sign_in
 from tests.isolation.conftest import World

@@ -9,7 +9,7 @@ from __future__ import annotations
 from chatapp.cache import get_stop_signals
 from chatapp.chatapp import app
 from chatapp.models import MessageStatus
-from chatapp.services import identity
+from chatapp.services.identity import tokens
 from chatapp.state.account import AccountState
 from chatapp.state.chat import ChatState
 from chatapp.state.guard import HOLD_NO_USER_DATA, SessionKeyState, user_states
@@ -77,8 +77,8 @@ async def test_alice_sees_her_usage_and_changes_her_own_preferences(world: World
 
 
 def _credentials(person: Person) -> list[str]:
-    tokens = [person.token, person.other_token]
-    return [*tokens, *(identity.hash_token(t) for t in tokens), person.user_id]
+    raw = [person.token, person.other_token]
+    return [*raw, *(tokens.hash_token(t) for t in raw), person.user_id]
 
 
 async def _use_normally(world: World, person: Person) -> Tab:

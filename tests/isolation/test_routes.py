@@ -23,7 +23,7 @@ from starlette.types import ASGIApp
 from chatapp.api.auth import build_auth_app
 from chatapp.api.session import SessionCookieMiddleware
 from chatapp.config import Settings, get_settings
-from chatapp.services import identity
+from chatapp.services.identity import tokens
 from tests.isolation.harness import app
 from tests.isolation.test_handlers import HANDLERS, URL_THREAD
 from tests.isolation.world import Person, all_counts, live_session_ids, make_person, owned_rows
@@ -101,7 +101,7 @@ def people(engine: Engine, app_settings: Settings) -> tuple[Person, Person]:
 
 
 def _cookie(value: str) -> dict[str, str]:
-    return {"cookie": f"{identity.COOKIE_NAME}={value}"}
+    return {"cookie": f"{tokens.COOKIE_NAME}={value}"}
 
 
 async def test_logout_with_bobs_cookie_ends_only_bobs_session(
@@ -120,7 +120,7 @@ async def test_logout_with_alices_ids_instead_of_her_token_ends_nothing(
 ) -> None:
     alice, _ = people
     alices = owned_rows(engine, alice.user_id)
-    for value in (alice.session_id, identity.hash_token(alice.token), alice.user_id):
+    for value in (alice.session_id, tokens.hash_token(alice.token), alice.user_id):
         await client.post("/auth/logout", headers=_cookie(value))
     assert owned_rows(engine, alice.user_id) == alices
     await client.post("/auth/logout", headers=_cookie(alice.token))  # the control
@@ -132,14 +132,14 @@ async def test_a_page_load_with_alices_ids_as_cookie_gets_a_stranger(
 ) -> None:
     alice, _ = people
     alices = owned_rows(engine, alice.user_id)
-    for value in (alice.session_id, identity.hash_token(alice.token), alice.user_id):
+    for value in (alice.session_id, tokens.hash_token(alice.token), alice.user_id):
         response = await client.get(f"/chat/{alice.thread_id}", headers={**HTML, **_cookie(value)})
-        minted = identity.token_from_cookie_header(response.headers["set-cookie"])
+        minted = tokens.token_from_cookie_header(response.headers["set-cookie"])
         assert minted not in (None, alice.token, alice.other_token)
         # A new visitor's token: none of Alice's, and nobody's yet.
-        assert identity.is_visitor_token(get_settings().secret, minted)
+        assert tokens.is_visitor_token(get_settings().secret, minted)
         with Session(engine) as s:
-            assert identity.user_for_token(s, token=minted) is None
+            assert tokens.user_for_token(s, token=minted) is None
     assert owned_rows(engine, alice.user_id) == alices
     response = await client.get("/", headers={**HTML, **_cookie(alice.token)})  # the control
     assert "set-cookie" not in response.headers
@@ -161,10 +161,10 @@ async def test_an_oauth_callback_from_another_browser_is_refused(
     response = await client.get(callback, headers=_cookie(bob.token))
     assert (response.status_code, response.headers["location"]) == (303,
                                                                      "/signin?error=invalid")
-    assert identity.COOKIE_NAME not in response.headers.get("set-cookie", "")
+    assert tokens.COOKIE_NAME not in response.headers.get("set-cookie", "")
     assert (owned_rows(engine, alice.user_id), all_counts(engine)) == (alices, counts)
     # The control: in Alice's browser the state matches, and only the code exchange
     # (with a provider that is not there) fails.
-    own = {"cookie": f"{oauth_cookie}; {identity.COOKIE_NAME}={alice.token}"}
+    own = {"cookie": f"{oauth_cookie}; {tokens.COOKIE_NAME}={alice.token}"}
     response = await client.get(callback, headers=own)
     assert response.headers["location"] == "/signin?error=provider_error"

@@ -23,7 +23,9 @@ from chatapp.models import (
     UserSettings,
 )
 from chatapp.models.base import utcnow
-from chatapp.services import billing, chat, identity, usage
+from chatapp.services.billing import ledger, usage
+from chatapp.services.chat import turns
+from chatapp.services.identity import tokens
 
 
 @dataclasses.dataclass
@@ -52,9 +54,9 @@ class Person:
 
     def secrets(self) -> list[str]:
         """Strings that must never reach anyone else: ids, content, tokens and their hashes."""
-        tokens = [self.token, self.other_token]
-        return [*self.ids().values(), *self.texts, *tokens,
-                *(identity.hash_token(t) for t in tokens)]
+        raw = [self.token, self.other_token]
+        return [*self.ids().values(), *self.texts, *raw,
+                *(tokens.hash_token(t) for t in raw)]
 
 
 DISABLED = "ollama/llama3.2"  # each person's preferences hide this model
@@ -67,22 +69,22 @@ def make_person(engine: Engine, settings: Settings, name: str) -> Person:
     tag = f"{name}-{secrets.token_hex(4)}"
     model = settings.default_model
     with Session(engine, expire_on_commit=False) as s:
-        first = identity.create_anonymous_session(s, user_agent="Firefox on Linux")
-        second = identity.create_session(s, user_id=first.user_id,
+        first = tokens.create_anonymous_session(s, user_agent="Firefox on Linux")
+        second = tokens.create_session(s, user_id=first.user_id,
                                          lifetime=timedelta(days=30), user_agent="iPhone")
         s.commit()
         rows = {r.token_hash: r.id for r in s.exec(
             select(AuthSession).where(AuthSession.user_id == first.user_id))}
-        p = Person(first.user_id, first.token, rows[identity.hash_token(first.token)],
-                   rows[identity.hash_token(second.token)], second.token)
+        p = Person(first.user_id, first.token, rows[tokens.hash_token(first.token)],
+                   rows[tokens.hash_token(second.token)], second.token)
         p.texts = [f"Question about {tag} secrets", f"Answer for {tag} only",
                    f"Follow-up of {tag}", f"Partial reply of {tag}", f"Still writing for {tag}",
                    f"Streaming question of {tag}"]
 
-        def turn(content: str, thread_id: str | None) -> chat.Turn:
-            t = chat.start_turn(s, settings=settings, user_id=p.user_id, thread_id=thread_id,
+        def turn(content: str, thread_id: str | None) -> turns.Turn:
+            t = turns.start_turn(s, settings=settings, user_id=p.user_id, thread_id=thread_id,
                                 content=content, model_id=model,
-                                admission=billing.Admission(own_key=False))
+                                admission=ledger.Admission(own_key=False))
             s.commit()
             return t
 

@@ -14,7 +14,7 @@ from chatapp.providers import catalog
 from chatapp.providers.base import ChatMessage, StreamRequest
 from chatapp.providers.catalog import ModelInfo, ProviderPreset
 from chatapp.providers.openai_compat import OpenAICompatibleProvider
-from chatapp.services import models, preferences
+from chatapp.services.catalog import preferences, serving
 from tests.fakes.wire_server import ScriptedServer
 from tests.providers.conftest import collect
 
@@ -48,17 +48,17 @@ async def test_a_new_openai_compatible_preset_works_end_to_end(
     with_preset: None, wire_server: ScriptedServer
 ) -> None:
     # Without its key it is not offered; with it, it is, everywhere the catalog is read.
-    assert MODEL.id not in [m.id for m in models.available_models(_settings())]
+    assert MODEL.id not in [m.id for m in serving.available_models(_settings())]
     settings = _settings(together_api_key="sk-together-test",
                          together_base_url=wire_server.base_url)
-    assert MODEL.id in [m.id for m in models.available_models(settings)]
+    assert MODEL.id in [m.id for m in serving.available_models(settings)]
     picker = preferences.picker_models(settings, preferences.Preferences(), is_anonymous=True,
                                        tier="free", own_key_providers=set())
     assert [(m.label, m.provider_label, m.available) for m in picker if m.id == MODEL.id] == [
         ("Llama 4 Scout (Together)", "Together AI", True)]
     assert "together" in catalog.key_providers()  # the API keys page offers it too
 
-    model, provider = models.resolve(settings, MODEL.id, None)
+    model, provider = serving.resolve(settings, MODEL.id, None)
     async with provider:
         assert isinstance(provider, OpenAICompatibleProvider)
         collected, _ = await collect(provider, StreamRequest(

@@ -10,7 +10,8 @@ from sqlmodel import Session, SQLModel, func, select
 
 from chatapp.config import Settings
 from chatapp.models import Message, MessageStatus, User
-from chatapp.services import billing, chat
+from chatapp.services.billing import ledger
+from chatapp.services.chat import turns
 
 LOCAL = "local/smollm2-135m"
 M = TypeVar("M", bound=SQLModel)
@@ -23,16 +24,16 @@ def make_user(session: Session) -> str:
     return user.id
 
 
-FREE = billing.Admission(own_key=False)  # what admission gives a free model: nothing reserved
+FREE = ledger.Admission(own_key=False)  # what admission gives a free model: nothing reserved
 
 
 def send(
     session: Session, settings: Settings, user_id: str, content: str,
     thread_id: str | None = None, model_id: str = LOCAL,
-    admission: billing.Admission = FREE,
-) -> chat.Turn:
+    admission: ledger.Admission = FREE,
+) -> turns.Turn:
     """start_turn, committed, as the send handler does (after admission)."""
-    turn = chat.start_turn(
+    turn = turns.start_turn(
         session, settings=settings, user_id=user_id, thread_id=thread_id, content=content,
         model_id=model_id, admission=admission,
     )

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from chatapp.models import Message, MessageStatus
 from chatapp.models.base import utcnow
-from chatapp.services import leases
+from chatapp.services.chat import leases
 from chatapp.state import live as live_module
 from chatapp.state.chat import ChatState
 from chatapp.state.live import LiveState

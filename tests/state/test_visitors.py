@@ -8,7 +8,7 @@ from sqlmodel import Session, func, select
 
 from chatapp.config import get_settings
 from chatapp.models import Thread, User
-from chatapp.services import identity
+from chatapp.services.identity import tokens
 from chatapp.state.chat import ChatState
 from chatapp.state.models_page import ModelSettingsState
 from chatapp.state.sidebar import SidebarState
@@ -22,7 +22,7 @@ def _users(world: World) -> int:
 
 
 async def test_a_visitor_browses_every_page_and_nothing_is_stored(world: World) -> None:
-    token = identity.mint_visitor_token(get_settings().secret)
+    token = tokens.mint_visitor_token(get_settings().secret)
     tab = world.harness.tab(token)
     before = all_counts(world.engine)
 
@@ -44,7 +44,7 @@ async def test_a_visitor_browses_every_page_and_nothing_is_stored(world: World) 
 async def test_the_first_message_makes_the_visitor_a_user_who_keeps_the_chat(
     world: World
 ) -> None:
-    token = identity.mint_visitor_token(get_settings().secret)
+    token = tokens.mint_visitor_token(get_settings().secret)
     tab = world.harness.tab(token)
     await tab.open("/")
     users = _users(world)
@@ -54,7 +54,7 @@ async def test_the_first_message_makes_the_visitor_a_user_who_keeps_the_chat(
     assert out.errors == [] and (await tab.state(ChatState)).notice == ""
     assert _users(world) == users + 1
     with Session(world.engine) as s:
-        user_id = identity.user_for_token(s, token=token)
+        user_id = tokens.user_for_token(s, token=token)
         assert user_id is not None
         [thread] = s.exec(select(Thread).where(Thread.user_id == user_id)).all()
     tab.reconnect(token)  # a reload: the same cookie, now a session
@@ -64,7 +64,7 @@ async def test_the_first_message_makes_the_visitor_a_user_who_keeps_the_chat(
 
 
 async def test_saving_a_setting_makes_the_visitor_a_user_too(world: World) -> None:
-    token = identity.mint_visitor_token(get_settings().secret)
+    token = tokens.mint_visitor_token(get_settings().secret)
     tab = world.harness.tab(token)
     await tab.open("/settings/models")
     users = _users(world)

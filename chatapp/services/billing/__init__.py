@@ -1,0 +1,1 @@
+"""Paying for requests: allowances per tier, admission and settling, usage records."""

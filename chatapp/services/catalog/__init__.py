@@ -1,0 +1,1 @@
+"""What can be used: the models this server serves, users' own keys, their preferences."""

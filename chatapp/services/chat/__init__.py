@@ -1,0 +1,1 @@
+"""Conversations: threads and their message tree, turns, replies written under a lease, titles."""

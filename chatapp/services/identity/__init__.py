@@ -1,0 +1,1 @@
+"""Who is asking: session tokens, visitors, accounts and sign-in."""

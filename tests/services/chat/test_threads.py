@@ -1,0 +1,258 @@
+"""Threads on SQLite and PostgreSQL: the sidebar list, the visible branch, isolation, titles."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from chatapp.config import Settings
+from chatapp.errors import NotFoundError
+from chatapp.models import Message, MessageRole, MessageStatus, Thread
+from chatapp.services.chat import threads
+from tests.services.helpers import LOCAL, count, fresh, send, settle
+
+
+def _chain(session: Session, user_id: str, n: int) -> tuple[Thread, list[str]]:
+    """A thread whose visible branch is `n` alternating user/assistant messages."""
+    thread = Thread(user_id=user_id, title="long", model_id=LOCAL)
+    session.add(thread)
+    session.flush()
+    ids: list[str] = []
+    parent: str | None = None
+    for i in range(n):
+        role = MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT
+        msg = Message(thread_id=thread.id, parent_id=parent, role=role, content=f"m{i}")
+        session.add(msg)
+        session.flush()
+        ids.append(msg.id)
+        parent = msg.id
+    thread.leaf_message_id = parent
+    session.add(thread)
+    session.commit()
+    return thread, ids
+
+
+def test_list_threads_is_newest_first_and_only_the_users_own(
+    session: Session, settings: Settings, user_id: str, other_user_id: str
+) -> None:
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    mine = []
+    hours = {"oldest": 0, "middle": 1, "newest": 2}
+    for title in ["oldest", "newest", "middle"]:
+        turn = send(session, settings, user_id, title)
+        settle(session, turn.assistant_message_id)
+        thread = session.get(Thread, turn.thread_id)
+        assert thread is not None
+        thread.updated_at = base + timedelta(hours=hours[title])
+        session.add(thread)
+        mine.append(thread.id)
+    session.commit()
+    send(session, settings, other_user_id, "not yours")
+
+    listed = threads.list_threads(session, user_id=user_id)
+    assert [t.title for t in listed] == ["newest", "middle", "oldest"]
+    assert {t.id for t in listed} == set(mine)
+    assert [t.title for t in threads.list_threads(session, user_id=other_user_id)] == [
+        "not yours"
+    ]
+    assert threads.list_threads(session, user_id="nobody") == []
+
+
+@pytest.mark.parametrize(
+    ("status", "generating"),
+    [
+        (MessageStatus.PENDING, True),
+        (MessageStatus.STREAMING, True),
+        (MessageStatus.COMPLETE, False),
+        (MessageStatus.ERROR, False),
+        (MessageStatus.CANCELLED, False),
+    ],
+)
+def test_generating_flag_follows_the_reply_status(
+    session: Session, settings: Settings, user_id: str, status: MessageStatus, generating: bool
+) -> None:
+    turn = send(session, settings, user_id, "hello")
+    idle = send(session, settings, user_id, "idle thread")
+    settle(session, idle.assistant_message_id)
+    settle(session, turn.assistant_message_id, "partial", status=status)
+
+    flags = {t.id: t.generating for t in threads.list_threads(session, user_id=user_id)}
+    assert flags == {turn.thread_id: generating, idle.thread_id: False}
+
+
+def test_visible_page_shows_the_leaf_branch_not_sibling_branches(
+    session: Session, settings: Settings, user_id: str
+) -> None:
+    turn = send(session, settings, user_id, "tell me a joke")
+    settle(session, turn.assistant_message_id, "first joke")
+    sibling = Message(thread_id=turn.thread_id, parent_id=turn.user_message_id,
+                      role=MessageRole.ASSISTANT, content="second joke")
+    session.add(sibling)
+    session.commit()
+
+    page = threads.visible_page(session, user_id=user_id, thread_id=turn.thread_id)
+    assert [m.content for m in page.messages] == ["tell me a joke", "first joke"]
+    assert not page.has_more
+
+    thread = session.get(Thread, turn.thread_id)
+    assert thread is not None
+    thread.leaf_message_id = sibling.id
+    session.add(thread)
+    session.commit()
+    page = threads.visible_page(session, user_id=user_id, thread_id=turn.thread_id)
+    assert [m.content for m in page.messages] == ["tell me a joke", "second joke"]
+
+
+def test_visible_page_of_a_300_message_thread_pages_from_the_newest(
+    session: Session, user_id: str
+) -> None:
+    thread, ids = _chain(session, user_id, 300)
+    # A stale branch off an early message must not show up.
+    session.add(Message(thread_id=thread.id, parent_id=ids[10], role=MessageRole.USER,
+                        content="abandoned edit"))
+    session.commit()
+
+    page = threads.visible_page(session, user_id=user_id, thread_id=thread.id, limit=60)
+    assert [m.id for m in page.messages] == ids[-60:]
+    assert page.has_more
+    assert page.messages[-1].content == "m299"
+
+    exact = threads.visible_page(session, user_id=user_id, thread_id=thread.id, limit=300)
+    assert [m.id for m in exact.messages] == ids
+    assert not exact.has_more
+    more = threads.visible_page(session, user_id=user_id, thread_id=thread.id, limit=299)
+    assert [m.id for m in more.messages] == ids[1:]
+    assert more.has_more
+
+
+def test_visible_page_of_an_empty_thread(session: Session, user_id: str) -> None:
+    thread = Thread(user_id=user_id, model_id=LOCAL)
+    session.add(thread)
+    session.commit()
+    page = threads.visible_page(session, user_id=user_id, thread_id=thread.id)
+    assert (page.messages, page.has_more) == ([], False)
+
+
+def test_branch_ids_walks_a_long_chain_root_first(session: Session, user_id: str) -> None:
+    _, ids = _chain(session, user_id, 1000)
+    assert threads.branch_ids(session, leaf_id=ids[-1]) == ids
+    assert threads.branch_ids(session, leaf_id=ids[499]) == ids[:500]
+    assert threads.branch_ids(session, leaf_id=ids[-1], limit=5) == ids[-6:]
+    assert threads.branch_ids(session, leaf_id="missing") == []
+
+
+def test_threads_and_messages_of_other_users_are_not_found(
+    session: Session, settings: Settings, user_id: str, other_user_id: str
+) -> None:
+    turn = send(session, settings, user_id, "mine")
+    assert threads.get_thread(session, user_id=user_id, thread_id=turn.thread_id).title == "mine"
+    msg, thread = threads.get_message(session, user_id=user_id,
+                                      message_id=turn.assistant_message_id)
+    assert (msg.id, thread.id) == (turn.assistant_message_id, turn.thread_id)
+
+    with pytest.raises(NotFoundError):
+        threads.get_thread(session, user_id=other_user_id, thread_id=turn.thread_id)
+    with pytest.raises(NotFoundError):
+        threads.get_message(session, user_id=other_user_id,
+                            message_id=turn.assistant_message_id)
+    with pytest.raises(NotFoundError):
+        threads.visible_page(session, user_id=other_user_id, thread_id=turn.thread_id)
+    with pytest.raises(NotFoundError):
+        threads.get_thread(session, user_id=user_id, thread_id="does-not-exist")
+
+
+def test_rename_cleans_the_title_and_marks_it_final(
+    engine: Engine, session: Session, settings: Settings, user_id: str, other_user_id: str
+) -> None:
+    turn = send(session, settings, user_id, "first message")
+    threads.rename_thread(session, user_id=user_id, thread_id=turn.thread_id,
+                          title="  ## Trip to *Lisbon*\n ")
+    session.commit()
+    stored = fresh(engine, Thread, turn.thread_id)
+    assert stored is not None
+    assert (stored.title, stored.title_generated) == ("Trip to Lisbon", True)
+
+    threads.rename_thread(session, user_id=user_id, thread_id=turn.thread_id, title="  ")
+    session.commit()
+    stored = fresh(engine, Thread, turn.thread_id)
+    assert stored is not None and stored.title == "Trip to Lisbon"
+
+    with pytest.raises(NotFoundError):
+        threads.rename_thread(session, user_id=other_user_id, thread_id=turn.thread_id,
+                              title="hijacked")
+    session.commit()
+    stored = fresh(engine, Thread, turn.thread_id)
+    assert stored is not None and stored.title == "Trip to Lisbon"
+
+
+def test_delete_removes_the_thread_and_its_messages_only_for_the_owner(
+    session: Session, settings: Settings, user_id: str, other_user_id: str
+) -> None:
+    keep = send(session, settings, user_id, "keep me")
+    settle(session, keep.assistant_message_id)
+    doomed = send(session, settings, user_id, "delete me")
+    settle(session, doomed.assistant_message_id)
+    retry_sibling = Message(thread_id=doomed.thread_id, parent_id=doomed.user_message_id,
+                            role=MessageRole.ASSISTANT, content="other branch")
+    session.add(retry_sibling)
+    session.commit()
+
+    with pytest.raises(NotFoundError):
+        threads.delete_thread(session, user_id=other_user_id, thread_id=doomed.thread_id)
+    session.rollback()
+    assert count(session, Message) == 5
+
+    threads.delete_thread(session, user_id=user_id, thread_id=doomed.thread_id)
+    session.commit()
+    assert [t.id for t in threads.list_threads(session, user_id=user_id)] == [keep.thread_id]
+    left = session.exec(select(Message.thread_id)).all()
+    assert set(left) == {keep.thread_id} and len(left) == 2
+    with pytest.raises(NotFoundError):
+        threads.visible_page(session, user_id=user_id, thread_id=doomed.thread_id)
+
+
+@pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        ("How do I boil an egg?", "How do I boil an egg?"),
+        ('  "Quoted title."  ', "Quoted title"),
+        ("# Heading with **bold** and `code`", "Heading with bold and code"),
+        ("line one\nline two\n\n  line three", "line one line two line three"),
+        ("", ""),
+        ("'\"", ""),
+    ],
+)
+def test_clean_title(raw: str, title: str) -> None:
+    assert threads.clean_title(raw) == title
+
+
+def test_clean_title_cuts_long_text_at_a_word_boundary() -> None:
+    text = "Planning a two week trip through Portugal with kids, trains and a tight budget"
+    title = threads.clean_title(text)
+    assert title == "Planning a two week trip through Portugal with kids, trains…"
+    assert len(title) <= 61
+    assert threads.clean_title("x" * 100) == "x" * 60 + "…"
+
+
+NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("updated_at", "label"),
+    [
+        (NOW, "Today"),
+        (datetime(2025, 3, 10, 0, 0, tzinfo=UTC), "Today"),
+        (NOW + timedelta(minutes=5), "Today"),  # a clock a little ahead
+        (datetime(2025, 3, 9, 23, 59, tzinfo=UTC), "Yesterday"),
+        (datetime(2025, 3, 9, 0, 0, tzinfo=UTC), "Yesterday"),
+        (datetime(2025, 3, 8, 23, 59, tzinfo=UTC), "Previous 7 days"),
+        (datetime(2025, 3, 3, 12, 0, tzinfo=UTC), "Previous 7 days"),
+        (datetime(2025, 3, 2, 12, 0, tzinfo=UTC), "Older"),
+        (datetime(2024, 3, 10, 9, 30, tzinfo=UTC), "Older"),
+    ],
+)
+def test_group_label(updated_at: datetime, label: str) -> None:
+    assert threads.group_label(updated_at, now=NOW) == label

@@ -1,0 +1,97 @@
+"""Generated thread titles on SQLite and PostgreSQL, with a scripted provider."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from chatapp.config import Settings
+from chatapp.errors import ProviderUnavailableError
+from chatapp.models import Thread
+from chatapp.services.chat import threads, titles
+from tests.fakes.scripted_provider import ScriptedProvider, resolver
+from tests.services.helpers import fresh, send, settle
+
+QUESTION = "I want to visit Lisbon for three days in May, what should I see?"
+
+
+def _first_exchange(session: Session, settings: Settings, user_id: str) -> str:
+    turn = send(session, settings, user_id, QUESTION)
+    settle(session, turn.assistant_message_id, "Start in Alfama, then Belém.")
+    return turn.thread_id
+
+
+def _title(engine: Engine, thread_id: str) -> tuple[str, bool]:
+    thread = fresh(engine, Thread, thread_id)
+    assert thread is not None
+    return thread.title, thread.title_generated
+
+
+async def test_a_generated_title_is_cleaned_and_stored(
+    engine: Engine, session: Session, settings: Settings, user_id: str
+) -> None:
+    thread_id = _first_exchange(session, settings, user_id)
+    provider = ScriptedProvider.text('"Three Days in ', '**Lisbon**."', "\nAnything else?")
+
+    title = await titles.generate_title(thread_id, settings=settings, resolve=resolver(provider))
+
+    assert title == "Three Days in Lisbon"
+    assert _title(engine, thread_id) == ("Three Days in Lisbon", True)
+    assert provider.closed
+    [request] = provider.requests
+    prompt = request.messages[-1].content
+    assert QUESTION in prompt and "Start in Alfama" in prompt
+    assert [t.title for t in threads.list_threads(session, user_id=user_id)] == [
+        "Three Days in Lisbon"
+    ]
+
+
+async def test_blank_lines_before_the_title_are_skipped(
+    engine: Engine, session: Session, settings: Settings, user_id: str
+) -> None:
+    thread_id = _first_exchange(session, settings, user_id)
+    provider = ScriptedProvider.text("\n", "  \n", "Lisbon in May", "\n\nThat is my title.")
+
+    title = await titles.generate_title(thread_id, settings=settings, resolve=resolver(provider))
+
+    assert title == "Lisbon in May"
+    assert _title(engine, thread_id) == ("Lisbon in May", True)
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [
+        ScriptedProvider.text("Lis", error=ProviderUnavailableError("503")),
+        ScriptedProvider.text(),
+        ScriptedProvider.text('"."'),
+    ],
+    ids=["provider-error", "no-text", "only-punctuation"],
+)
+async def test_a_failed_or_empty_title_keeps_the_provisional_one(
+    engine: Engine, session: Session, settings: Settings, user_id: str,
+    provider: ScriptedProvider,
+) -> None:
+    thread_id = _first_exchange(session, settings, user_id)
+    provisional = _title(engine, thread_id)
+
+    title = await titles.generate_title(thread_id, settings=settings, resolve=resolver(provider))
+
+    assert title is None
+    assert provisional == (threads.clean_title(QUESTION), False)
+    assert _title(engine, thread_id) == provisional
+
+
+async def test_a_thread_already_titled_is_left_alone(
+    engine: Engine, session: Session, settings: Settings, user_id: str
+) -> None:
+    thread_id = _first_exchange(session, settings, user_id)
+    threads.rename_thread(session, user_id=user_id, thread_id=thread_id, title="My Lisbon trip")
+    session.commit()
+    provider = ScriptedProvider.text("Something Else")
+
+    title = await titles.generate_title(thread_id, settings=settings, resolve=resolver(provider))
+
+    assert title is None
+    assert provider.requests == []
+    assert _title(engine, thread_id) == ("My Lisbon trip", True)
