@@ -81,7 +81,7 @@ def set_tier(who: str, tier: str) -> None:
     """Until a billing integration sets tiers (see docs/budgets.md), the operator does."""
     from chatapp.db import session_scope
     from chatapp.errors import ChatappError
-    from chatapp.services.billing.budgets import set_tier as set_user_tier
+    from chatapp.services.identity.tiers import set_tier as set_user_tier
 
     try:
         with session_scope() as session:

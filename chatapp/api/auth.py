@@ -15,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from chatapp.api.cookies import served_over_https, session_cookie
 from chatapp.config import Settings, get_settings
 from chatapp.db import session_scope
+from chatapp.errors import EmailInUseError, UnverifiedEmailError
 from chatapp.services.identity import accounts, tokens
 from chatapp.services.identity.sign_in import ERROR_CODES, configured_providers, safe_next
 
@@ -51,16 +53,7 @@ def build_oauth(settings: Settings) -> OAuth:
 
 
 def _secure(request: Request, settings: Settings) -> bool:
-    if settings.public_url:
-        return settings.public_url.startswith("https://")
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
-
-
-def session_cookie(token: str, max_age: int, *, secure: bool) -> str:
-    return (
-        f"{tokens.COOKIE_NAME}={token}; Path=/; Max-Age={max_age}; HttpOnly; "
-        f"SameSite=Lax{'; Secure' if secure else ''}"
-    )
+    return served_over_https(settings, scheme=request.url.scheme, headers=request.headers)
 
 
 def _fail(code: str, **params: str) -> RedirectResponse:
@@ -118,9 +111,9 @@ class AuthRoutes:
 
         try:
             result = await asyncio.to_thread(run)
-        except accounts.UnverifiedEmailError:
+        except UnverifiedEmailError:
             return _fail("unverified")
-        except accounts.EmailInUseError as exc:
+        except EmailInUseError as exc:
             # Back to /signin naming the way in; from there, on to the account page to add this.
             request.session.pop(NEXT_KEY, None)
             return _fail("email_in_use", use=",".join(exc.methods), add=provider,

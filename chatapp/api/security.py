@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatapp.api.cookies import served_over_https
 from chatapp.config import Settings, get_settings
 from chatapp.services.identity.sign_in import configured_providers
 
@@ -54,9 +55,7 @@ def own_origin(scope: Scope, headers: dict[str, str], settings: Settings) -> str
         return None
     # Behind a TLS proxy, as for the session cookie's Secure flag. A page cannot set this
     # header on a websocket handshake, so it only ever helps the proxy's own clients.
-    secure = scope.get("scheme") in ("https", "wss") or (
-        headers.get("x-forwarded-proto", "").split(",")[0].strip() == "https"
-    )
+    secure = served_over_https(settings, scheme=scope.get("scheme", "http"), headers=headers)
     return origin_of(f"{'https' if secure else 'http'}://{host}")
 
 

@@ -7,6 +7,7 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatapp.api.cookies import served_over_https, session_cookie
 from chatapp.config import get_settings
 from chatapp.db import session_scope
 from chatapp.services.identity import accounts, tokens
@@ -37,20 +38,19 @@ class SessionCookieMiddleware:
         if "text/html" not in headers.get("accept", ""):
             await self.app(scope, receive, send)
             return
-        secret = get_settings().secret
+        settings = get_settings()
+        secret = settings.secret
         token = tokens.token_from_cookie_header(headers.get("cookie"))
         if token and await asyncio.to_thread(_usable, token, secret):
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _not_stored(send))
             return
         # A first visit (or a session that ended): a visitor token, and nothing in the
         # database. Crawlers and scripts that load pages leave no trace behind.
         fresh = tokens.mint_visitor_token(secret)
-        secure = scope.get("scheme") == "https" or headers.get("x-forwarded-proto") == "https"
-        max_age = int(tokens.SESSION_LIFETIME.total_seconds())
-        cookie = (
-            f"{tokens.COOKIE_NAME}={fresh}; Path=/; Max-Age={max_age}; "
-            f"HttpOnly; SameSite=Lax{'; Secure' if secure else ''}"
-        )
+        cookie = session_cookie(
+            fresh, int(tokens.SESSION_LIFETIME.total_seconds()),
+            secure=served_over_https(settings, scheme=scope.get("scheme", "http"),
+                                     headers=headers))
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -58,16 +58,28 @@ class SessionCookieMiddleware:
                 message["headers"] = [*message["headers"], (b"set-cookie", cookie.encode())]
             await send(message)
 
-        await self.app(scope, receive, send_with_cookie)
+        await self.app(scope, receive, _not_stored(send_with_cookie))
+
+
+def _not_stored(send: Send) -> Send:
+    """Pages are static files with a Last-Modified date, which browsers may reuse from their
+    cache without asking: then a page load after signing out would bring no new cookie, and
+    the tab would connect with the ended session. Every page load must reach this middleware."""
+
+    async def send_uncached(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+            message["headers"] = [*kept, (b"cache-control", b"no-store")]
+        await send(message)
+
+    return send_uncached
 
 
 def _usable(token: str, secret: str) -> bool:
     """A live session (its activity recorded), or a visitor token this server issued that
     never became a session. A session that ended is not: the browser gets a new token."""
     with session_scope() as session:
-        if tokens.user_for_token(session, token=token) is not None:
+        found = tokens.standing(session, token=token, secret=secret)
+        if found.kind == "live":
             accounts.touch_session(session, token=token)  # "last active" on the account page
-            return True
-        if tokens.token_has_session(session, token=token):
-            return False
-    return tokens.is_visitor_token(secret, token)
+        return found.usable

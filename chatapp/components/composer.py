@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chatapp.state.chat import COMPOSER_ID, ChatState
+from chatapp.state.composer import COMPOSER_ID, ComposerState
 from chatapp.state.live import LiveState
+from chatapp.state.meter import MeterState
+from chatapp.state.thread import ThreadState
 
 
 def model_picker() -> rx.Component:
@@ -13,22 +15,22 @@ def model_picker() -> rx.Component:
         rx.select.trigger(placeholder="Model", variant="ghost", data_testid="model-picker"),
         rx.select.content(
             rx.foreach(
-                ChatState.model_choices,
+                ComposerState.model_choices,
                 lambda m: rx.select.item(
                     rx.cond(m.available, m.label, m.label + " · " + m.reason),
                     value=m.id, disabled=~m.available,
                 ),
             )
         ),
-        value=ChatState.model_id,
-        on_change=ChatState.set_model,
+        value=ComposerState.model_id,
+        on_change=ComposerState.set_model,
         size="2",
     )
 
 
 def local_model_warning() -> rx.Component:
     return rx.cond(
-        ~ChatState.local_model_online & ChatState.model_id.startswith("local/"),
+        ~ComposerState.local_model_online & ComposerState.model_id.startswith("local/"),
         rx.callout(
             "The local model is not running. Start chatapp with `make run`, which starts it, "
             "or pick another model.",
@@ -39,15 +41,15 @@ def local_model_warning() -> rx.Component:
 
 def notice() -> rx.Component:
     return rx.cond(
-        ChatState.notice != "",
+        ComposerState.notice != "",
         rx.callout.root(
             rx.callout.icon(rx.icon("info")),
-            rx.callout.text(ChatState.notice),
+            rx.callout.text(ComposerState.notice),
             rx.hstack(
-                rx.cond(ChatState.notice_sign_in,
+                rx.cond(ComposerState.notice_sign_in,
                         rx.link(rx.button("Sign in", size="1", variant="soft"),
                                 href="/signin", data_testid="notice-sign-in")),
-                rx.cond(ChatState.notice_use_key,
+                rx.cond(ComposerState.notice_use_key,
                         rx.link(rx.button("Use my key", size="1", variant="soft"),
                                 href="/settings/keys", data_testid="notice-use-key")),
             ),
@@ -58,9 +60,9 @@ def notice() -> rx.Component:
 
 def meter() -> rx.Component:
     return rx.cond(
-        ChatState.meter != "",
+        MeterState.meter != "",
         rx.tooltip(
-            rx.text(ChatState.meter, size="1", color_scheme="gray", data_testid="meter"),
+            rx.text(MeterState.meter, size="1", color_scheme="gray", data_testid="meter"),
             content="Your allowance on this server's keys refills continuously.",
         ),
     )
@@ -69,7 +71,7 @@ def meter() -> rx.Component:
 def send_or_stop() -> rx.Component:
     # Stop belongs to the thread that is streaming; other threads keep their Send button.
     return rx.cond(
-        LiveState.active & (LiveState.thread_id == ChatState.current_thread_id),
+        LiveState.active & (LiveState.thread_id == ThreadState.current_thread_id),
         rx.button(
             rx.icon("square", size=14), "Stop", type="button", color_scheme="gray",
             on_click=LiveState.stop, loading=LiveState.stopping, data_testid="stop-button",
@@ -96,7 +98,7 @@ def composer() -> rx.Component:
             ),
             rx.hstack(model_picker(), meter(), rx.spacer(), send_or_stop(), align="center",
                       width="100%"),
-            on_submit=ChatState.send_message,
+            on_submit=ComposerState.send_message,
             reset_on_submit=False,
             class_name="composer",
         ),

@@ -5,8 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from chatapp.components.markdown import markdown
-from chatapp.state.chat import ChatState
+from chatapp.state.composer import ComposerState
 from chatapp.state.live import LiveState
+from chatapp.state.thread import ThreadState
 from chatapp.state.views import MessageView
 
 
@@ -29,11 +30,14 @@ def reply_error(msg: MessageView) -> rx.Component:
     return rx.callout.root(
         rx.callout.icon(rx.icon("triangle-alert")),
         rx.callout.text(msg.error),
-        rx.button(
-            rx.icon("rotate-ccw", size=14), "Retry",
-            size="1", variant="soft", on_click=ChatState.retry(msg.id),
-            justify_self="start",  # the callout is a grid: without this it spans the row
-            data_testid="retry-button",
+        rx.cond(  # only where retrying as it is can help: not after a refused key
+            msg.can_retry,
+            rx.button(
+                rx.icon("rotate-ccw", size=14), "Retry",
+                size="1", variant="soft", on_click=ComposerState.retry(msg.id),
+                justify_self="start",  # the callout is a grid: without this it spans the row
+                data_testid="retry-button",
+            ),
         ),
         color_scheme="red", size="1", class_name="reply-error", data_testid="reply-error",
     )
@@ -41,7 +45,7 @@ def reply_error(msg: MessageView) -> rx.Component:
 
 def regenerate_button(msg: MessageView) -> rx.Component:
     return rx.button(rx.icon("rotate-ccw", size=12), "Regenerate", size="1", variant="ghost",
-                     on_click=ChatState.retry(msg.id), data_testid="regenerate-button")
+                     on_click=ComposerState.retry(msg.id), data_testid="regenerate-button")
 
 
 def live_reply() -> rx.Component:
@@ -52,7 +56,7 @@ def live_reply() -> rx.Component:
         markdown(LiveState.head),
         markdown(LiveState.tail),
         # Same footer as a finished reply, so the page does not shift when it ends.
-        rx.text(ChatState.selected_model_label, size="1", color_scheme="gray",
+        rx.text(ComposerState.selected_model_label, size="1", color_scheme="gray",
                 class_name="model-label"),
         class_name="msg msg-assistant",
         data_testid="live-reply",
@@ -63,7 +67,7 @@ def assistant_message(msg: MessageView) -> rx.Component:
     stored = rx.fragment(
         rx.cond(msg.content != "", markdown(msg.content)),
         rx.cond(
-            (msg.status == "pending") | (msg.status == "streaming"),
+            msg.active,
             typing_dots(),
         ),
         rx.cond(msg.status == "error", reply_error(msg)),
@@ -95,7 +99,7 @@ def assistant_message(msg: MessageView) -> rx.Component:
             stored,
             rx.text(msg.model_label, size="1", color_scheme="gray", class_name="model-label"),
             rx.cond(
-                ChatState.stats_for_nerds & (msg.stats != ""),
+                ThreadState.stats_for_nerds & (msg.stats != ""),
                 rx.text(msg.stats, size="1", color_scheme="gray", class_name="reply-stats",
                         data_testid="reply-stats"),
             ),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chatapp.state.chat import ChatState
 from chatapp.state.sidebar import SidebarState
+from chatapp.state.thread import ThreadState
 from chatapp.state.views import ThreadItem
 
 
@@ -19,7 +19,7 @@ def thread_link(item: ThreadItem) -> rx.Component:
                 align="center", width="100%", justify="between",
             ),
             href="/chat/" + item.id,
-            class_name=rx.cond(item.id == ChatState.current_thread_id, "thread active", "thread"),
+            class_name=rx.cond(item.id == ThreadState.current_thread_id, "thread active", "thread"),
             underline="none",
             data_testid="thread-link",
         ),

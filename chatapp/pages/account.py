@@ -1,10 +1,13 @@
-"""`/settings/account`: profile, sign-in methods, sessions, sign out, delete the account."""
+"""`/settings/account`: profile, sign-in methods, sessions, sign out, delete the account.
+
+The body only: the route table puts it in the settings frame."""
 
 from __future__ import annotations
 
 import reflex as rx
 from reflex_components_core.react_router.dom import ReactRouterLink
 
+from chatapp.components.settings_nav import settings_section
 from chatapp.state.account import (
     DELETE_CONFIRMATION,
     AccountState,
@@ -12,11 +15,6 @@ from chatapp.state.account import (
     MethodRow,
     SessionRow,
 )
-
-
-def section(title: str, *children: rx.Component) -> rx.Component:
-    return rx.vstack(rx.heading(title, size="4"), *children, spacing="3", width="100%",
-                     class_name="settings-section")
 
 
 def method_row(method: MethodRow) -> rx.Component:
@@ -34,7 +32,7 @@ def add_method_button(method: AddMethod) -> rx.Component:
 
 
 def sign_in_methods() -> rx.Component:
-    return section(
+    return settings_section(
         "Sign-in methods",
         rx.foreach(AccountState.methods, method_row),
         rx.cond(
@@ -83,7 +81,7 @@ def profile() -> rx.Component:
 
 
 def danger_zone() -> rx.Component:
-    return section(
+    return settings_section(
         "Delete account",
         rx.text("Deletes your account, every chat and every session. This cannot be undone.",
                 size="2", color_scheme="gray"),
@@ -93,6 +91,7 @@ def danger_zone() -> rx.Component:
                          width="260px", data_testid="delete-confirm"),
                 rx.button("Delete my account and data", type="submit", color_scheme="red",
                           data_testid="delete-account"),
+                wrap="wrap",
             ),
             on_submit=AccountState.delete_account,
             reset_on_submit=True,
@@ -100,38 +99,32 @@ def danger_zone() -> rx.Component:
     )
 
 
-def page() -> rx.Component:
-    return rx.center(
-        rx.vstack(
-            rx.link("← Back to chats", href="/", size="2"),
-            rx.heading("Account", size="7"),
-            rx.cond(AccountState.notice != "",
-                    rx.callout(AccountState.notice, icon="info", color_scheme="red", size="1",
-                               data_testid="account-notice")),
-            profile(),
-            rx.link("Your own API keys →", href="/settings/keys", size="2",
-                    data_testid="keys-link"),
-            rx.cond(
-                AccountState.signed_in,
-                sign_in_methods(),
-                rx.link(rx.button("Sign in to keep your chats", data_testid="sign-in-link"),
-                        href="/signin?next=/settings/account"),
-            ),
-            rx.cond(
-                AccountState.signed_in,
-                section(
-                    "Sessions",
-                    rx.foreach(AccountState.sessions, session_row),
-                    rx.hstack(
-                        rx.button("Sign out", variant="soft", on_click=AccountState.sign_out,
-                                  data_testid="sign-out"),
-                        rx.button("Sign out everywhere", variant="soft", color_scheme="red",
-                                  on_click=AccountState.sign_out_everywhere,
-                                  data_testid="sign-out-everywhere"),
-                    ),
+def body() -> rx.Component:
+    return rx.fragment(
+        rx.cond(AccountState.notice != "",
+                rx.callout(AccountState.notice, icon="info", color_scheme="red", size="1",
+                           data_testid="account-notice")),
+        profile(),
+        rx.link("Your own API keys →", href="/settings/keys", size="2", data_testid="keys-link"),
+        rx.cond(
+            AccountState.signed_in,
+            sign_in_methods(),
+            rx.link(rx.button("Sign in to keep your chats", data_testid="sign-in-link"),
+                    href="/signin?next=/settings/account"),
+        ),
+        rx.cond(
+            AccountState.signed_in,
+            settings_section(
+                "Sessions",
+                rx.foreach(AccountState.sessions, session_row),
+                rx.hstack(
+                    rx.button("Sign out", variant="soft", on_click=AccountState.sign_out,
+                              data_testid="sign-out"),
+                    rx.button("Sign out everywhere", variant="soft", color_scheme="red",
+                              on_click=AccountState.sign_out_everywhere,
+                              data_testid="sign-out-everywhere"),
                 ),
             ),
-            danger_zone(),
-            spacing="5", width="100%", max_width="640px", padding="32px 20px",
         ),
+        danger_zone(),
     )

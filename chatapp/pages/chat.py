@@ -7,8 +7,8 @@ import reflex as rx
 from chatapp.components.composer import composer
 from chatapp.components.message import live_reply, message
 from chatapp.components.sidebar import sidebar
-from chatapp.state.chat import ChatState
 from chatapp.state.live import LiveState
+from chatapp.state.thread import ThreadState
 
 
 def empty_state() -> rx.Component:
@@ -39,13 +39,13 @@ def conversation() -> rx.Component:
     return rx.box(
         rx.box(
             rx.cond(
-                ChatState.has_more,
+                ThreadState.has_more,
                 rx.center(rx.button("Load earlier messages", variant="ghost", size="1",
-                                    on_click=ChatState.load_earlier)),
+                                    on_click=ThreadState.load_earlier)),
             ),
-            rx.foreach(ChatState.messages, message),
+            rx.foreach(ThreadState.messages, message),
             rx.cond(
-                LiveState.active & (LiveState.thread_id == ChatState.current_thread_id),
+                LiveState.active & (LiveState.thread_id == ThreadState.current_thread_id),
                 live_reply(),
             ),
             class_name="messages-inner",
@@ -60,11 +60,12 @@ def chat_layout() -> rx.Component:
         sidebar(),
         rx.el.main(
             rx.cond(
-                ChatState.not_found,
+                ThreadState.not_found,
                 not_found(),
                 rx.fragment(
                     rx.cond(
-                        (ChatState.current_thread_id == "") & (ChatState.messages.length() == 0),
+                        (ThreadState.current_thread_id == "")
+                        & (ThreadState.messages.length() == 0),
                         empty_state(),
                         conversation(),
                     ),

@@ -1,4 +1,6 @@
-"""`/settings/keys`: the user's own provider API keys — paste, test, replace, delete."""
+"""`/settings/keys`: the user's own provider API keys — paste, test, replace, delete.
+
+The body only: the route table puts it in the settings frame."""
 
 from __future__ import annotations
 
@@ -84,25 +86,20 @@ def signed_out() -> rx.Component:
     )
 
 
-def page() -> rx.Component:
-    return rx.center(
-        rx.vstack(
-            rx.link("← Back to chats", href="/", size="2"),
-            rx.heading("API keys", size="7"),
-            rx.text(
-                "Use your own key for a provider: its models become available to you, and "
-                "replies that use your key do not count against your budget. Keys are stored "
-                "encrypted; only their last four characters are ever shown again.",
-                size="2", color_scheme="gray",
-            ),
-            rx.cond(KeysState.notice != "",
-                    rx.callout(KeysState.notice, icon="info", color_scheme="red", size="1",
-                               data_testid="keys-notice")),
-            rx.cond(
-                KeysState.signed_in,
-                rx.vstack(rx.foreach(KeysState.rows, key_row), spacing="5", width="100%"),
-                rx.cond(KeysState.loaded, signed_out()),
-            ),
-            spacing="5", width="100%", max_width="640px", padding="32px 20px",
+def body() -> rx.Component:
+    return rx.fragment(
+        rx.text(
+            "Use your own key for a provider: its models become available to you, and "
+            "replies that use your key do not count against your budget. Keys are stored "
+            "encrypted; only their last four characters are ever shown again.",
+            size="2", color_scheme="gray",
+        ),
+        rx.cond(KeysState.notice != "",
+                rx.callout(KeysState.notice, icon="info", color_scheme="red", size="1",
+                           data_testid="keys-notice")),
+        rx.cond(
+            KeysState.signed_in,
+            rx.vstack(rx.foreach(KeysState.rows, key_row), spacing="5", width="100%"),
+            rx.cond(KeysState.loaded, signed_out()),
         ),
     )

@@ -1,10 +1,12 @@
-"""`/settings/models`: which models the picker shows, pins, the default, stats for nerds."""
+"""`/settings/models`: which models the picker shows, pins, the default, stats for nerds.
+
+The body only: the route table puts it in the settings frame."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from chatapp.components.settings_nav import settings_page, settings_section
+from chatapp.components.settings_nav import settings_section
 from chatapp.state.models_page import SERVER_DEFAULT, ModelRow, ModelSettingsState
 
 
@@ -68,9 +70,8 @@ def default_picker() -> rx.Component:
     )
 
 
-def page() -> rx.Component:
-    return settings_page(
-        "models", "Models",
+def body() -> rx.Component:
+    return rx.fragment(
         rx.cond(ModelSettingsState.notice != "",
                 rx.callout(ModelSettingsState.notice, icon="info", color_scheme="red", size="1",
                            data_testid="models-notice")),

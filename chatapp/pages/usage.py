@@ -1,10 +1,12 @@
-"""`/settings/usage`: spend and tokens per day, by model and provider, recent requests, CSV."""
+"""`/settings/usage`: spend and tokens per day, by model and provider, recent requests, CSV.
+
+The body only: the route table puts it in the settings frame."""
 
 from __future__ import annotations
 
 import reflex as rx
 
-from chatapp.components.settings_nav import settings_page, settings_section
+from chatapp.components.settings_nav import settings_section
 from chatapp.state.usage import BreakdownRow, RequestRow, UsageState
 
 
@@ -46,11 +48,11 @@ def totals() -> rx.Component:
         return rx.vstack(rx.text(label, size="1", color_scheme="gray"),
                          rx.text(value, size="5", weight="bold"), spacing="0")
 
-    return rx.hstack(
+    return rx.flex(
         stat("Spent, last 30 days", UsageState.total_cost),
         stat("Requests", UsageState.total_requests),
         stat("Tokens", UsageState.total_tokens),
-        spacing="6", data_testid="usage-totals",
+        spacing="6", wrap="wrap", data_testid="usage-totals",
     )
 
 
@@ -66,14 +68,17 @@ def breakdown_table(rows: rx.Var[list[BreakdownRow]], heading: str, testid: str
             data_testid=f"{testid}-row",
         )
 
-    return rx.table.root(
-        rx.table.header(rx.table.row(
-            rx.table.column_header_cell(heading), rx.table.column_header_cell("Requests"),
-            rx.table.column_header_cell("Tokens in"), rx.table.column_header_cell("Tokens out"),
-            rx.table.column_header_cell("Cost"),
-        )),
-        rx.table.body(rx.foreach(rows, row)),
-        size="1", width="100%", data_testid=testid,
+    return rx.box(
+        rx.table.root(
+            rx.table.header(rx.table.row(
+                rx.table.column_header_cell(heading), rx.table.column_header_cell("Requests"),
+                rx.table.column_header_cell("Tokens in"),
+                rx.table.column_header_cell("Tokens out"), rx.table.column_header_cell("Cost"),
+            )),
+            rx.table.body(rx.foreach(rows, row)),
+            size="1", width="100%", data_testid=testid,
+        ),
+        width="100%", overflow_x="auto",
     )
 
 
@@ -107,17 +112,16 @@ def recent_table() -> rx.Component:
     )
 
 
-def page() -> rx.Component:
-    return settings_page(
-        "usage", "Usage",
+def body() -> rx.Component:
+    return rx.fragment(
         rx.cond(UsageState.notice != "",
                 rx.callout(UsageState.notice, icon="info", color_scheme="red", size="1",
                            data_testid="usage-notice")),
-        rx.hstack(
+        rx.flex(
             totals(), rx.spacer(),
             rx.button(rx.icon("download", size=14), "Export CSV", variant="soft",
                       on_click=UsageState.export_csv, data_testid="export-csv"),
-            align="end", width="100%",
+            align="end", spacing="4", wrap="wrap", width="100%",
         ),
         settings_section("Spend per day (USD, UTC days)", cost_chart()),
         settings_section("Tokens per day", tokens_chart()),
@@ -132,5 +136,4 @@ def page() -> rx.Component:
                             data_testid="usage-empty"),
                     rx.box(recent_table(), width="100%", overflow_x="auto")),
         ),
-        max_width="960px",
     )

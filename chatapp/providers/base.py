@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -43,6 +44,16 @@ class TextDelta:
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
     text: str
+
+
+# Characters per token when a count must be estimated (before a request, or when a provider
+# reports none): conservative for English prose and code. Real counts come back as usage.
+CHARS_PER_TOKEN = 3.5
+
+
+def estimate_tokens(chars: int) -> int:
+    """About how many tokens `chars` characters are, rounded up."""
+    return math.ceil(chars / CHARS_PER_TOKEN)
 
 
 @dataclass(frozen=True, slots=True)

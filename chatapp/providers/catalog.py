@@ -62,12 +62,6 @@ class ModelInfo:
     def id(self) -> str:
         return f"{self.provider}/{self.api_model}"
 
-    def cost(self, *, input_tokens: int, output_tokens: int, reasoning_tokens: int = 0) -> float:
-        """USD for one request; reasoning tokens are billed at the output price."""
-        return (
-            input_tokens * self.input_price + (output_tokens + reasoning_tokens) * self.output_price
-        ) / 1_000_000
-
 
 PROVIDERS: dict[str, ProviderPreset] = {
     p.id: p

@@ -23,6 +23,7 @@ from chatapp.providers.base import (
     TextDelta,
     ToolCall,
     Usage,
+    estimate_tokens,
 )
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -192,7 +193,8 @@ def _deltas(delta: Any, tools: dict[int, _PendingToolCall]) -> Iterator[Event]:
 
 def _estimated_usage(request: StreamRequest, chunks: int) -> Usage:
     prompt_chars = sum(len(m.content) for m in request.messages)
-    return Usage(input_tokens=max(1, prompt_chars // 4), output_tokens=chunks, estimated=True)
+    return Usage(input_tokens=max(1, estimate_tokens(prompt_chars)), output_tokens=chunks,
+                 estimated=True)
 
 
 def _usage(usage: Any) -> Usage:

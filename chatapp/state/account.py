@@ -18,6 +18,7 @@ from chatapp.state.user import (
     reader_or_notice,
     user_or_notice,
 )
+from chatapp.state.views import when
 
 DELETE_CONFIRMATION = "delete my account"
 ACCOUNT_PATH = "/settings/account"
@@ -107,8 +108,8 @@ class AccountState(rx.State):
         self.add_methods = [AddMethod(p.id, p.label, f"/auth/login/{p.id}?next={ACCOUNT_PATH}")
                             for p in configured if p.id not in linked]
         self.sessions = [
-            SessionRow(s.id, _device(s.user_agent), s.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                       s.last_seen_at.strftime("%Y-%m-%d %H:%M UTC"), s.current)
+            SessionRow(s.id, _device(s.user_agent), when(s.created_at), when(s.last_seen_at),
+                       s.current)
             for s in sessions
         ]
         self.loaded = True

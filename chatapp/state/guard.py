@@ -15,6 +15,8 @@ from reflex_base.constants import CompileVars
 from reflex_base.event import Event
 from reflex_base.utils.format import format_event_handler
 
+from chatapp import db
+from chatapp.config import get_settings
 from chatapp.services.identity import tokens
 
 
@@ -60,8 +62,15 @@ class SessionGuard(Middleware):
         token = tokens.token_from_cookie_header(state.router.headers.cookie)
         key = tokens.hash_token(token) if token else ""
         holder = await state.get_state(SessionKeyState)
-        if holder._session_key != key:
+        # A session that ended (signed out, revoked, expired) shows nothing either, even to
+        # the same tab with the same cookie: what it holds is someone's who has left.
+        if holder._session_key != key or (key and not await _still_usable(token or "")):
             for cls in user_states():
                 (await state.get_state(cls)).reset()
             holder._session_key = key
         return None
+
+
+async def _still_usable(token: str) -> bool:
+    secret = get_settings().secret
+    return (await db.run(lambda s: tokens.standing(s, token=token, secret=secret))).usable

@@ -18,8 +18,7 @@ from chatapp.providers.catalog import PROVIDERS, key_providers
 from chatapp.services.catalog import keys
 from chatapp.services.identity import accounts
 from chatapp.state.user import VISITOR, current_user_id, reader_or_notice
-
-TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
+from chatapp.state.views import when
 
 
 @dataclasses.dataclass
@@ -45,7 +44,7 @@ def key_rows(stored: list[keys.KeyInfo]) -> list[KeyRow]:
             if info.test_ok is not None:
                 row.status = "ok" if info.test_ok else "failed"
                 row.message = info.test_message or ""
-                row.tested_at = info.tested_at.strftime(TIME_FORMAT) if info.tested_at else ""
+                row.tested_at = when(info.tested_at)
         rows.append(row)
     return rows
 

@@ -11,11 +11,13 @@ import reflex as rx
 
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
-from chatapp.models import ACTIVE_STATUSES
+from chatapp.models import ACTIVE_STATUSES, MessageStatus
 from chatapp.services.chat import generation, leases, streaming, titles
 from chatapp.services.chat.generation import ReplySnapshot
-from chatapp.state import presence
+from chatapp.state import meter, presence, sidebar, thread
+from chatapp.state.meter import MeterState
 from chatapp.state.sidebar import SidebarState
+from chatapp.state.thread import ThreadState
 from chatapp.state.user import current_user_id
 from chatapp.state.views import MessageView, message_view, snapshot_view
 
@@ -39,25 +41,7 @@ class LiveState(rx.State):
     stopping: bool = False
     _pending: str = ""
     _follow: str = ""
-    _new_thread: bool = False
     _last_tail_flush: float = 0.0
-
-    def _begin(self, *, message_id: str, thread_id: str, new_thread: bool) -> None:
-        self.active, self.stopping = True, False
-        self.message_id, self.thread_id = message_id, thread_id
-        self.head = self.tail = self.reasoning = ""
-        self._pending, self._new_thread = message_id, new_thread
-
-    def _watch(self, *, message_id: str, thread_id: str, text: str) -> None:
-        """Show a reply another tab (or worker) is writing, from its saved checkpoints."""
-        self._begin(message_id=message_id, thread_id=thread_id, new_thread=False)
-        self._pending, self._follow = "", message_id
-        self._show(ReplySnapshot(message_id, thread_id, text=text, status="streaming"))
-
-    def _reset(self) -> None:
-        self.active, self.stopping = False, False
-        self.message_id = self.thread_id = self.head = self.tail = self.reasoning = ""
-        self._pending = ""
 
     def _show(self, snap: ReplySnapshot) -> None:
         split = get_settings().stream_live_split
@@ -78,15 +62,14 @@ class LiveState(rx.State):
     async def run_generation(self) -> None:
         """Stream the pending reply of this tab (the id never comes from the browser)."""
         async with self:
-            message_id, new_thread = self._pending, self._new_thread
-            self._pending = ""
+            message_id, self._pending = self._pending, ""
         if not message_id:
             return
         settings = get_settings()
 
         async def publish(snap: ReplySnapshot) -> None:
             async with self:
-                if self.message_id == snap.message_id and snap.status == "streaming":
+                if self.message_id == snap.message_id and snap.status == MessageStatus.STREAMING:
                     self._show(snap)
 
         try:
@@ -98,15 +81,13 @@ class LiveState(rx.State):
             log.exception("generation task for %s crashed", message_id)
             async with self:
                 if self.message_id == message_id:
-                    self._reset()
+                    reset(self)
             return
         await self._land(final)
-        if new_thread and settings.title_generation and final.status == "complete":
-            title = await titles.generate_title(final.thread_id, settings=settings)
-            if title:
-                async with self:
-                    sidebar = await self.get_state(SidebarState)
-                    sidebar._set_title(final.thread_id, title)
+        title = await titles.after_reply(final, settings=settings)
+        if title:
+            async with self:
+                sidebar.set_title(await self.get_state(SidebarState), final.thread_id, title)
 
     async def _land(self, final: ReplySnapshot) -> None:
         """Swap the live block for the stored reply (kept on screen as it was streamed when
@@ -120,16 +101,12 @@ class LiveState(rx.State):
             await self._apply_final(final, view)
 
     async def _apply_final(self, final: ReplySnapshot, view: MessageView) -> None:
-        from chatapp.state.chat import ChatState
-
-        chat = await self.get_state(ChatState)
-        chat._apply_final(view)
+        thread.show_final(await self.get_state(ThreadState), view)
         if final.user_id:
-            await chat._refresh_meter(final.user_id)
-        sidebar = await self.get_state(SidebarState)
-        sidebar._mark_generating(final.thread_id, False)
+            await meter.update(await self.get_state(MeterState), user_id=final.user_id)
+        sidebar.mark_generating(await self.get_state(SidebarState), final.thread_id, False)
         if self.message_id == final.message_id:
-            self._reset()
+            reset(self)
 
     @rx.event(background=True)
     async def follow_reply(self) -> None:
@@ -163,7 +140,7 @@ class LiveState(rx.State):
             if snap is None:
                 async with self:
                     if self.message_id == message_id:
-                        self._reset()
+                        reset(self)
                 return
             if snap.status not in ACTIVE_STATUSES:
                 break
@@ -189,3 +166,34 @@ class LiveState(rx.State):
             snap = await generation.load_snapshot(message_id)
             if snap is not None and snap.stored is not None:
                 await self._apply_final(snap, message_view(snap.stored))
+
+
+# --- what other states may do to the live block ------------------------------------------
+
+
+def begin(state: LiveState, *, message_id: str, thread_id: str) -> None:
+    """Draw the reply this tab is about to generate (run_generation picks it up)."""
+    state.active, state.stopping = True, False
+    state.message_id, state.thread_id = message_id, thread_id
+    state.head = state.tail = state.reasoning = ""
+    state._pending = message_id
+
+
+def watch(state: LiveState, *, message_id: str, thread_id: str, text: str) -> None:
+    """Show a reply another tab (or worker) is writing, from its saved checkpoints
+    (follow_reply picks it up)."""
+    begin(state, message_id=message_id, thread_id=thread_id)
+    state._pending, state._follow = "", message_id
+    state._show(ReplySnapshot(message_id, thread_id, text=text, status=MessageStatus.STREAMING))
+
+
+def reset(state: LiveState) -> None:
+    """No live block any more."""
+    state.active, state.stopping = False, False
+    state.message_id = state.thread_id = state.head = state.tail = state.reasoning = ""
+    state._pending = ""
+
+
+def writes(state: LiveState, message_id: str) -> bool:
+    """Whether this tab's live block is drawing `message_id`."""
+    return state.active and state.message_id == message_id

@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Callable
 
 import reflex as rx
-from sqlmodel import Session
 
 from chatapp import db
 from chatapp.config import get_settings
@@ -30,16 +29,6 @@ class ModelRow:
     reason: str = ""
 
 
-def _rows(session: Session, user_id: str) -> tuple[list[preferences.ModelSetting], bool]:
-    prefs = preferences.get(session, user_id=user_id)
-    access = preferences.access_for(session, user_id=user_id)
-    rows = preferences.model_settings(
-        get_settings(), prefs, is_anonymous=access.is_anonymous, tier=access.tier,
-        own_key_providers=access.own_key_providers,
-    )
-    return rows, prefs.stats_for_nerds
-
-
 def _flag(value: object) -> bool:
     """A switch's checked value; a hand-made event may send it as text."""
     return value is True or str(value).lower() == "true"
@@ -58,7 +47,7 @@ class ModelSettingsState(rx.State):
         """The models that may be the default: the enabled ones."""
         return [r for r in self.rows if r.enabled]
 
-    async def _apply(self, change: Callable[[Session, str], object]) -> None:
+    async def _apply(self, change: Callable[..., object]) -> None:
         """Run one preferences change for the caller, then show the stored result."""
         self.notice = ""
         try:
@@ -70,7 +59,8 @@ class ModelSettingsState(rx.State):
         await self._refresh(user_id)
 
     async def _refresh(self, user_id: str) -> None:
-        rows, stats = await db.run(_rows, user_id)
+        rows, stats = await db.run(
+            lambda s: preferences.settings_page(s, get_settings(), user_id=user_id))
         self.rows = [ModelRow(r.id, r.label, r.provider_label, r.enabled, r.pinned, r.default,
                               r.available, r.reason) for r in rows]
         self.default_model = next((r.id for r in rows if r.default), SERVER_DEFAULT)

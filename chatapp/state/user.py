@@ -9,8 +9,7 @@ import reflex as rx
 from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError, SessionExpiredError
-from chatapp.services.billing import budgets
-from chatapp.services.identity import tokens, visitors
+from chatapp.services.identity import addresses, tokens, visitors
 
 _CACHE_SECONDS = 5.0
 # token hash -> (user id, cached at). Short-lived so a revoked session stops working quickly.
@@ -45,12 +44,13 @@ async def _resolve(state: rx.State, *, create: bool) -> str:
     now = time.monotonic()
     if hit and now - hit[1] < _CACHE_SECONDS:
         return hit[0]
-    user_id = await db.run(lambda s: tokens.user_for_token(s, token=token))
+    settings = get_settings()
+    found = await db.run(lambda s: tokens.standing(s, token=token, secret=settings.secret))
+    user_id = found.user_id
     if user_id is None:
         _cache.pop(key, None)
-        settings = get_settings()
-        if not tokens.is_visitor_token(settings.secret, token):
-            raise SessionExpiredError("session not live")
+        if found.kind != "visitor":
+            raise SessionExpiredError(f"session {found.kind}")
         if not create:
             return VISITOR
         user_id = await visitors.become_user(
@@ -64,7 +64,7 @@ async def _resolve(state: rx.State, *, create: bool) -> str:
 
 def client_ip(state: rx.State) -> str:
     """The browser's address, through the trusted proxies (CHATAPP_TRUSTED_PROXY_HOPS)."""
-    return budgets.client_ip(dict(state.router.headers.raw_headers),
+    return addresses.client_ip(dict(state.router.headers.raw_headers),
                              state.router.session.client_ip, get_settings().trusted_proxy_hops)
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
+from chatapp import errors
 from chatapp.models import Message, MessageStatus
+from chatapp.providers.base import Usage
 from chatapp.providers.catalog import get_model
+from chatapp.services.billing import money
 from chatapp.services.chat.generation import ReplySnapshot
 from chatapp.services.chat.threads import ThreadSummary, group_label
 
@@ -16,6 +20,7 @@ class MessageView:
     role: str = "user"
     content: str = ""
     status: str = "complete"
+    active: bool = False  # still being written (pending or streaming)
     error: str = ""
     can_retry: bool = False
     model_label: str = ""
@@ -53,18 +58,28 @@ def message_view(msg: Message) -> MessageView:
         role=msg.role,
         content=msg.content,
         status=msg.status,
+        active=status.is_active,
         error=msg.error or "",
-        can_retry=msg.role == "assistant" and status in RETRYABLE,
+        can_retry=msg.role == "assistant" and _worth_retrying(status, msg.error_code),
         model_label=model.label if model else (msg.model or ""),
         stats=reply_stats(msg),
     )
+
+
+def _worth_retrying(status: MessageStatus, error_code: str | None) -> bool:
+    """Regenerate after Stop or an interruption; Retry after an error only when retrying as
+    it is can help (a rate limit, an outage), not after a refused key or an overlong chat."""
+    if status is MessageStatus.ERROR:
+        return errors.retryable(error_code)
+    return status in RETRYABLE
 
 
 def snapshot_view(snap: ReplySnapshot) -> MessageView:
     """A reply as it was last streamed, when the database cannot tell how it is stored."""
     return MessageView(
         id=snap.message_id, role="assistant", content=snap.text, status=str(snap.status),
-        error=snap.error or "", can_retry=MessageStatus(snap.status) in RETRYABLE,
+        active=MessageStatus(snap.status).is_active, error=snap.error or "",
+        can_retry=_worth_retrying(MessageStatus(snap.status), snap.error_code),
     )
 
 
@@ -81,9 +96,11 @@ def reply_stats(msg: Message) -> str:
     parts.append(f"{msg.input_tokens or 0:,} in / {msg.output_tokens:,} out tokens")
     model = get_model(msg.model) if msg.model else None
     if model is not None:
-        cost = model.cost(input_tokens=msg.input_tokens or 0, output_tokens=msg.output_tokens,
-                          reasoning_tokens=msg.reasoning_tokens or 0)
-        parts.append("free" if cost == 0 else f"${cost:.4f}")
+        # The same function, on the same counts, as the usage record and the allowance.
+        cost = money.actual_cost(model, Usage(input_tokens=msg.input_tokens or 0,
+                                              output_tokens=msg.output_tokens,
+                                              reasoning_tokens=msg.reasoning_tokens or 0))
+        parts.append("free" if cost == 0 else money.dollars(cost))
     return " · ".join(parts)
 
 
@@ -95,3 +112,11 @@ def thread_items(summaries: list[ThreadSummary]) -> list[ThreadItem]:
         items.append(ThreadItem(t.id, t.title, group, group != last_group, t.generating))
         last_group = group
     return items
+
+
+TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
+
+
+def when(moment: datetime | None) -> str:
+    """A stored time as every settings page writes it ("2026-12-01 23:04 UTC")."""
+    return moment.astimezone(UTC).strftime(TIME_FORMAT) if moment is not None else ""

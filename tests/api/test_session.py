@@ -81,3 +81,19 @@ async def test_a_good_cookie_is_kept_and_a_bad_one_replaced(
     for bad in (ended.token, "made-up-token", tokens.mint_visitor_token("x" * 40)):
         fresh = _minted(await client.get("/", headers=cookie(bad)))
         assert fresh is not None and fresh != bad and tokens.is_visitor_token(SECRET, fresh)
+
+
+async def test_pages_are_never_reused_from_the_browser_cache(
+    client: httpx.AsyncClient, engine: Engine
+) -> None:
+    # A cached page would bring no new cookie after signing out: the tab would connect with
+    # the ended session. So every page load must reach the server.
+    with Session(engine) as s:
+        live = tokens.create_anonymous_session(s, user_agent=None)
+        s.commit()
+    client.cookies.clear()
+    fresh = await client.get("/", headers=HTML)
+    kept = await client.get("/chat/x", headers={**HTML,
+                                                "cookie": f"{tokens.COOKIE_NAME}={live.token}"})
+    assert fresh.headers["cache-control"] == "no-store"
+    assert kept.headers["cache-control"] == "no-store"

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from chatapp.db import make_engine
 from chatapp.models import Thread, User
-from chatapp.services.billing import usage
+from chatapp.services.billing import money, usage
 from tests.e2e.conftest import RunningApp
 from tests.e2e.test_auth import person, sign_in_with_sso
 from tests.e2e.ui import open_chat
@@ -88,7 +88,7 @@ def test_usage_page_charts_tables_and_csv_export(new_context, oidc, app: Running
     with open(download.path(), encoding="utf-8") as f:
         lines = list(csv.DictReader(io.StringIO(f.read())))
     assert [(r["model"], r["cost_usd"], r["own_key"], r["thread_title"]) for r in lines] == [
-        (model, usage.usd(cost), "yes" if own else "no", title)
+        (model, money.decimal_usd(cost), "yes" if own else "no", title)
         for model, _, _, _, cost, own in RECORDS
     ]
 

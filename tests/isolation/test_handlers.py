@@ -23,13 +23,15 @@ import chatapp.state
 from chatapp.cache import get_stop_signals
 from chatapp.errors import NotFoundError
 from chatapp.state.account import DELETE_CONFIRMATION, AccountState
-from chatapp.state.chat import ChatState
+from chatapp.state.composer import ComposerState
 from chatapp.state.live import LiveState
 from chatapp.state.sidebar import SidebarState
+from chatapp.state.thread import ThreadState
 from tests.isolation.attacks_keys import KEYS_ATTACKS
 from tests.isolation.attacks_settings import SETTINGS_ATTACKS
 from tests.isolation.conftest import MODEL, World
 from tests.isolation.harness import Tab
+from tests.isolation.screen import chat_screen
 from tests.isolation.world import all_counts, live_session_ids, owned_rows
 
 URL_THREAD = "the other user's thread id, as the page URL /chat/<id>"
@@ -52,12 +54,12 @@ HANDLERS: dict[str, Case] = {
     "AccountState.revoke_session": Case(SESSION_ARG, ("session_id",)),
     "AccountState.sign_out": Case(OWN_DATA, ()),
     "AccountState.sign_out_everywhere": Case(OWN_DATA, ()),
-    "ChatState.dismiss_notice": Case(OWN_DATA, ()),
-    "ChatState.load_earlier": Case(URL_THREAD, ()),
-    "ChatState.load_page": Case(URL_THREAD, ()),
-    "ChatState.retry": Case(MESSAGE_ARG, ("message_id",)),
-    "ChatState.send_message": Case(URL_THREAD, ("form_data",)),
-    "ChatState.set_model": Case(OWN_DATA, ("model_id",)),  # a catalog id, nobody's data
+    "ComposerState.dismiss_notice": Case(OWN_DATA, ()),
+    "ThreadState.load_earlier": Case(URL_THREAD, ()),
+    "ComposerState.load_page": Case(URL_THREAD, ()),
+    "ComposerState.retry": Case(MESSAGE_ARG, ("message_id",)),
+    "ComposerState.send_message": Case(URL_THREAD, ("form_data",)),
+    "ComposerState.set_model": Case(OWN_DATA, ("model_id",)),  # a catalog id, nobody's data
     # API keys: a provider name only, never a user or key id: each handler acts on the
     # caller's own keys, so Bob cannot test, replace or delete Alice's (attacks_keys.py).
     "KeysState.delete_key": Case(OWN_DATA, ("provider",)),
@@ -104,7 +106,7 @@ def chatapp_handlers() -> dict[str, EventHandler]:
 
 def test_every_handler_is_in_the_table() -> None:
     handlers = chatapp_handlers()
-    assert {"ChatState.load_page", "LiveState.run_generation"} <= set(handlers)  # found some
+    assert {"ComposerState.load_page", "LiveState.run_generation"} <= set(handlers)  # found some
     missing = sorted(set(handlers) - set(HANDLERS))
     assert not missing, f"add an isolation case to HANDLERS and ATTACKS for {missing}"
     gone = sorted(set(HANDLERS) - set(handlers))
@@ -129,12 +131,12 @@ def test_no_other_handler_and_no_var_the_browser_could_set() -> None:
 async def test_setvar_cannot_point_a_tab_at_another_users_ids(world: World) -> None:
     alice, tab = world.alice, world.tab(world.bob)
     await tab.open("/")
-    chat_out = await tab.call(ChatState, "setvar", var_name="current_thread_id",
+    chat_out = await tab.call(ThreadState, "setvar", var_name="current_thread_id",
                               value=alice.thread_id)
     live_out = await tab.call(LiveState, "setvar", var_name="message_id",
                               value=alice.streaming_reply_id)
     assert chat_out.errors and live_out.errors
-    assert (await tab.state(ChatState)).current_thread_id == ""
+    assert (await chat_screen(tab)).current_thread_id == ""
     assert (await tab.state(LiveState)).message_id == ""
 
 
@@ -154,71 +156,71 @@ def attack(name: str) -> Callable[[Attack], Attack]:
 async def _on_alices_thread(w: World, tab: Tab, *, streaming: bool = False) -> str:
     thread_id = w.alice.streaming_thread_id if streaming else w.alice.thread_id
     out = await tab.open(f"/chat/{thread_id}")
-    chat = await tab.state(ChatState)
+    chat = await chat_screen(tab)
     assert (chat.not_found, chat.messages, out.errors) == (True, [], [])
     assert not (await tab.state(LiveState)).active
     return thread_id
 
 
-@attack("ChatState.load_page")
+@attack("ComposerState.load_page")
 async def _load_page(w: World, tab: Tab) -> set[str]:
     supplied = {await _on_alices_thread(w, tab), await _on_alices_thread(w, tab, streaming=True)}
     sidebar = await tab.state(SidebarState)
     assert {t.id for t in sidebar.threads} == {w.bob.thread_id, w.bob.streaming_thread_id}
     # Someone else's thread looks exactly like one that does not exist.
     await tab.open(f"/chat/{secrets.token_urlsafe(16)}")
-    assert (await tab.state(ChatState)).not_found
+    assert (await chat_screen(tab)).not_found
     return supplied
 
 
-@attack("ChatState.load_earlier")
+@attack("ThreadState.load_earlier")
 async def _load_earlier(w: World, tab: Tab) -> set[str]:
     thread_id = await _on_alices_thread(w, tab)
-    out = await tab.call(ChatState, "load_earlier")
-    chat = await tab.state(ChatState)
+    out = await tab.call(ThreadState, "load_earlier")
+    chat = await chat_screen(tab)
     assert (chat.not_found, chat.messages, out.errors) == (True, [], [])
     return {thread_id}
 
 
-@attack("ChatState.send_message")
+@attack("ComposerState.send_message")
 async def _send_message(w: World, tab: Tab) -> set[str]:
     supplied = set()
     for streaming in (False, True):  # "busy" would tell Bob the thread exists: not found
         supplied.add(await _on_alices_thread(w, tab, streaming=streaming))
-        out = await tab.call(ChatState, "send_message", form_data={"message": "Bob was here"})
-        chat = await tab.state(ChatState)
+        out = await tab.call(ComposerState, "send_message", form_data={"message": "Bob was here"})
+        chat = await chat_screen(tab)
         assert (chat.notice, chat.messages, out.events, out.errors) == (NOT_FOUND, [], [], [])
     return supplied
 
 
-@attack("ChatState.retry")
+@attack("ComposerState.retry")
 async def _retry(w: World, tab: Tab) -> set[str]:
     await tab.open(f"/chat/{w.bob.thread_id}")
-    before = (await tab.state(ChatState)).messages
+    before = (await chat_screen(tab)).messages
     a = w.alice
     supplied = {a.failed_reply_id, a.finished_reply_id, a.user_message_id, a.followup_id,
                 a.streaming_reply_id}
     for message_id in [*sorted(supplied), secrets.token_urlsafe(16)]:
-        await tab.call(ChatState, "dismiss_notice")
-        out = await tab.call(ChatState, "retry", message_id=message_id)
-        chat = await tab.state(ChatState)
+        await tab.call(ComposerState, "dismiss_notice")
+        out = await tab.call(ComposerState, "retry", message_id=message_id)
+        chat = await chat_screen(tab)
         assert (chat.notice, out.events, out.errors) == (NOT_FOUND, [], [])
         assert chat.messages == before
     return supplied
 
 
-@attack("ChatState.set_model")
+@attack("ComposerState.set_model")
 async def _set_model(w: World, tab: Tab) -> set[str]:
     supplied = {await _on_alices_thread(w, tab)}
-    out = await tab.call(ChatState, "set_model", model_id=MODEL)
+    out = await tab.call(ComposerState, "set_model", model_id=MODEL)
     assert out.errors == []
     return supplied
 
 
-@attack("ChatState.dismiss_notice")
+@attack("ComposerState.dismiss_notice")
 async def _dismiss_notice(w: World, tab: Tab) -> set[str]:
     supplied = {await _on_alices_thread(w, tab)}
-    assert (await tab.call(ChatState, "dismiss_notice")).errors == []
+    assert (await tab.call(ComposerState, "dismiss_notice")).errors == []
     return supplied
 
 
@@ -229,7 +231,7 @@ async def _no_generation(w: World, tab: Tab, handler: str) -> set[str]:
     live = await tab.state(LiveState)
     assert (live.active, live.head, live.tail, out.errors) == (False, "", "", [])
     supplied.add(await _on_alices_thread(w, tab))
-    await tab.call(ChatState, "send_message", form_data={"message": "then generate"})
+    await tab.call(ComposerState, "send_message", form_data={"message": "then generate"})
     await tab.call(LiveState, handler)
     assert not (await tab.state(LiveState)).active
     assert len(w.wire.requests) == requests, "a provider was asked to write something"

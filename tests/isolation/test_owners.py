@@ -6,19 +6,25 @@ a harness that cannot reach the data: the same handlers with the same ids work f
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
 from chatapp.cache import get_stop_signals
 from chatapp.chatapp import app
 from chatapp.models import MessageStatus
-from chatapp.services.identity import tokens
+from chatapp.services.identity import accounts, tokens
 from chatapp.state.account import AccountState
-from chatapp.state.chat import ChatState
+from chatapp.state.composer import ComposerState
 from chatapp.state.guard import HOLD_NO_USER_DATA, SessionKeyState, user_states
 from chatapp.state.live import LiveState
+from chatapp.state.meter import MeterState
 from chatapp.state.models_page import ModelSettingsState
+from chatapp.state.thread import ThreadState
 from chatapp.state.usage import UsageState
+from chatapp.state.user import forget_cached_sessions
 from tests.isolation.attacks_settings import download_text
 from tests.isolation.conftest import World
 from tests.isolation.harness import Tab
+from tests.isolation.screen import chat_screen
 from tests.isolation.test_handlers import chatapp_states as chatapp_handler_states
 from tests.isolation.world import DISABLED, Person, all_counts, live_session_ids, owned_rows
 
@@ -27,19 +33,19 @@ async def test_alice_opens_retries_stops_and_revokes_with_her_own_ids(world: Wor
     alice, engine = world.alice, world.engine
     tab = world.tab(alice)
     await tab.open(f"/chat/{alice.thread_id}")
-    chat = await tab.state(ChatState)
+    chat = await chat_screen(tab)
     assert (chat.not_found, [m.content for m in chat.messages]) == (False, alice.texts[:4])
 
     messages = all_counts(engine)["messages"]
-    out = await tab.call(ChatState, "retry", message_id=alice.failed_reply_id)
-    chat = await tab.state(ChatState)
+    out = await tab.call(ComposerState, "retry", message_id=alice.failed_reply_id)
+    chat = await chat_screen(tab)
     assert (out.errors, chat.notice) == ([], "")
     assert chat.messages[-1].status == MessageStatus.COMPLETE
     assert alice.texts[2] in chat.messages[-1].content  # the scripted model echoes the question
     assert all_counts(engine)["messages"] == messages + 1
 
-    out = await tab.call(ChatState, "send_message", form_data={"message": "One more"})
-    assert (out.errors, (await tab.state(ChatState)).notice) == ([], "")
+    out = await tab.call(ComposerState, "send_message", form_data={"message": "One more"})
+    assert (out.errors, (await chat_screen(tab)).notice) == ([], "")
     assert all_counts(engine)["messages"] == messages + 3
 
     # Her streaming reply: the tab follows it (in the background) and can stop it.
@@ -133,8 +139,29 @@ async def test_a_tab_that_changes_user_shows_nothing_of_the_previous_one(world: 
     assert not [s for s in alice.secrets() if s in sent]
 
 
+async def test_a_tab_whose_session_ended_shows_nothing_of_it_even_with_the_same_cookie(
+    world: World
+) -> None:
+    alice = world.alice
+    tab = world.tab(alice)
+    await tab.open(f"/chat/{alice.thread_id}")
+    assert alice.texts[0] in await tab.public_vars()
+    with Session(world.engine) as s:  # signed out (or revoked) elsewhere
+        accounts.sign_out(s, token=alice.token)
+        s.commit()
+    forget_cached_sessions()
+
+    tab.reconnect(alice.token)  # the browser did not get a new cookie (say, a cached page)
+    out = await tab.open("/")
+
+    sent = out.text() + await tab.public_vars()
+    assert not [s for s in alice.texts if s in sent]
+    assert alice.thread_id not in sent
+
+
 def test_the_guard_resets_every_state_but_its_own_bookkeeping() -> None:
     chatapp_states = {cls for cls in user_states() if cls.__module__.startswith("chatapp.")}
-    assert {UsageState, ModelSettingsState, ChatState, LiveState, AccountState} <= chatapp_states
+    assert {UsageState, ModelSettingsState, ComposerState, ThreadState, MeterState, LiveState,
+            AccountState} <= chatapp_states
     walked = set(chatapp_handler_states())
     assert walked - set(user_states()) == set(HOLD_NO_USER_DATA) == {SessionKeyState}

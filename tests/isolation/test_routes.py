@@ -34,8 +34,8 @@ ROUTES = {
     ("POST", "/auth/logout"): "ends only the session of the caller's own cookie",
 }
 PAGES = {  # route → its on_load handler, attacked in test_handlers.py
-    "index": "ChatState.load_page",
-    "chat/[thread_id]": "ChatState.load_page",
+    "index": "ComposerState.load_page",
+    "chat/[thread_id]": "ComposerState.load_page",
     "signin": "SignInState.load",
     "settings/account": "AccountState.load",
     "settings/keys": "KeysState.load",

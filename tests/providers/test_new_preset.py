@@ -52,8 +52,8 @@ async def test_a_new_openai_compatible_preset_works_end_to_end(
     settings = _settings(together_api_key="sk-together-test",
                          together_base_url=wire_server.base_url)
     assert MODEL.id in [m.id for m in serving.available_models(settings)]
-    picker = preferences.picker_models(settings, preferences.Preferences(), is_anonymous=True,
-                                       tier="free", own_key_providers=set())
+    picker = preferences.picker_models(settings, preferences.Preferences(),
+                                       preferences.Access("anonymous"))
     assert [(m.label, m.provider_label, m.available) for m in picker if m.id == MODEL.id] == [
         ("Llama 4 Scout (Together)", "Together AI", True)]
     assert "together" in catalog.key_providers()  # the API keys page offers it too

@@ -14,10 +14,10 @@ from chatapp.models import Message, MessageStatus
 from chatapp.models.base import utcnow
 from chatapp.services.chat import leases
 from chatapp.state import live as live_module
-from chatapp.state.chat import ChatState
 from chatapp.state.live import LiveState
 from tests.isolation.conftest import World
 from tests.isolation.harness import Tab
+from tests.isolation.screen import chat_screen
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -49,7 +49,7 @@ async def _until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyp
 
 
 async def _last_status(tab: Tab) -> str:
-    return (await tab.state(ChatState)).messages[-1].status
+    return (await chat_screen(tab)).messages[-1].status
 
 
 async def test_the_follower_shows_the_reply_as_stored_once_it_ends(world: World) -> None:
@@ -63,7 +63,7 @@ async def test_the_follower_shows_the_reply_as_stored_once_it_ends(world: World)
                 and not (await tab.state(LiveState)).active)
 
     await _until(landed)
-    assert (await tab.state(ChatState)).messages[-1].content == "The whole answer."
+    assert (await chat_screen(tab)).messages[-1].content == "The whole answer."
     assert not (await tab.state(LiveState)).active
 
 
@@ -78,11 +78,11 @@ async def test_the_follower_ends_a_reply_whose_writer_died_as_interrupted(world:
                 and not (await tab.state(LiveState)).active)
 
     await _until(ended)
-    view = (await tab.state(ChatState)).messages[-1]
+    view = (await chat_screen(tab)).messages[-1]
     assert view.content == world.bob.texts[4]  # the last checkpoint's text is kept
     assert view.error == leases.INTERRUPTED_NOTE and view.can_retry
     assert not (await tab.state(LiveState)).active
-    assert not (await tab.state(ChatState)).busy  # the composer takes a new message
+    assert not (await chat_screen(tab)).busy  # the composer takes a new message
 
 
 async def test_the_follower_stops_when_the_tab_goes_away(world: World) -> None:

@@ -9,10 +9,11 @@ from sqlmodel import Session, func, select
 from chatapp.config import get_settings
 from chatapp.models import Thread, User
 from chatapp.services.identity import tokens
-from chatapp.state.chat import ChatState
+from chatapp.state.composer import ComposerState
 from chatapp.state.models_page import ModelSettingsState
 from chatapp.state.sidebar import SidebarState
 from tests.isolation.conftest import MODEL, World
+from tests.isolation.screen import chat_screen
 from tests.isolation.world import all_counts
 
 
@@ -32,9 +33,10 @@ async def test_a_visitor_browses_every_page_and_nothing_is_stored(world: World) 
         assert out.errors == [], path
 
     assert all_counts(world.engine) == before  # no user, no session, nothing
-    chat = await tab.state(ChatState)
+    chat = await chat_screen(tab)
     assert chat.not_found and chat.notice == ""  # Alice's thread is not the visitor's
-    assert any(c.id == MODEL and c.available for c in chat.model_choices)
+    assert any(c.id == MODEL and c.available
+               for c in (await tab.state(ComposerState)).model_choices)
     assert (await tab.state(SidebarState)).threads == []
     seen = await tab.everything_seen()
     typed = world.alice.thread_id  # in the URL the visitor typed, so in its router data
@@ -49,9 +51,9 @@ async def test_the_first_message_makes_the_visitor_a_user_who_keeps_the_chat(
     await tab.open("/")
     users = _users(world)
 
-    out = await tab.call(ChatState, "send_message", form_data={"message": "hello there"})
+    out = await tab.call(ComposerState, "send_message", form_data={"message": "hello there"})
 
-    assert out.errors == [] and (await tab.state(ChatState)).notice == ""
+    assert out.errors == [] and (await chat_screen(tab)).notice == ""
     assert _users(world) == users + 1
     with Session(world.engine) as s:
         user_id = tokens.user_for_token(s, token=token)

@@ -7,23 +7,14 @@ request draws on, what it may cost, and what the user is told.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Literal
-
-import sqlalchemy as sa
-from sqlmodel import Session, select
 
 from chatapp import db
 from chatapp.config import Settings
-from chatapp.errors import ChatappError, NotFoundError, ValidationError
-from chatapp.models import User
-from chatapp.providers.base import Usage
-from chatapp.providers.catalog import ModelInfo
+from chatapp.errors import BudgetExceededError
+from chatapp.providers.catalog import PROVIDERS, get_model
 from chatapp.services.billing.store import (
     Admission,
     Bucket,
@@ -32,38 +23,16 @@ from chatapp.services.billing.store import (
     Level,
     RedisBudgetStore,
 )
+from chatapp.services.identity.addresses import address_key
+from chatapp.services.identity.tiers import Tier
 
 __all__ = [
-    "Admission", "Bucket", "BudgetExceededError", "BudgetStore", "DatabaseBudgetStore", "Level",
-    "Meter", "RedisBudgetStore", "Reservation", "Tier", "actual_cost", "address_key", "admit",
-    "buckets_for",
-    "client_ip", "estimate_cost", "format_duration", "get_budget_store", "limit_for", "meter",
-    "refund", "set_tier", "settle", "tier_of", "window_seconds",
+    "Admission", "Bucket", "BudgetStore", "DatabaseBudgetStore", "Level",
+    "Meter", "RedisBudgetStore", "Reservation", "WayOut", "admit", "buckets_for",
+    "format_duration", "get_budget_store", "limit_for", "meter",
+    "refund", "settle", "ways_out", "window_seconds",
 ]
 
-Tier = Literal["anonymous", "free", "pro"]
-SET_TIERS: tuple[Tier, ...] = ("free", "pro")  # what an operator may set; anonymous is implied
-CHARS_PER_TOKEN = 3.5  # as chat.py's context trimming; real counts come back as usage
-
-
-class BudgetExceededError(ChatappError):
-    """The request's worst-case cost does not fit in what is left of an allowance."""
-
-    user_message = "You've used your allowance for now."
-
-    def __init__(self, *, wait_seconds: int | None, anonymous: bool) -> None:
-        # None: the request alone costs more than the whole allowance, so waiting cannot help.
-        self.wait_seconds = wait_seconds
-        self.anonymous = anonymous  # the UI offers sign-in then, else the user's own key
-        if wait_seconds is None:
-            message = ("This message could cost more than your whole allowance. "
-                       "Try a shorter conversation or a cheaper model.")
-        else:
-            message = ("You've used your allowance for now: enough refills in "
-                       f"{format_duration(wait_seconds)}.")
-        if anonymous:
-            message += " Sign in for a bigger allowance."
-        super().__init__(message, user_message=message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +47,25 @@ class Reservation:
 
 
 @dataclass(frozen=True, slots=True)
+class WayOut:
+    """What a refused message offers besides waiting: signing in, or the user's own key."""
+
+    sign_in: bool = False
+    use_key: bool = False
+
+
+def ways_out(exc: Exception, *, model_id: str) -> WayOut:
+    """An anonymous user over the allowance may sign in for a bigger one; a signed-in user
+    may add a key of their own for the model's provider (if it takes one)."""
+    if not isinstance(exc, BudgetExceededError):
+        return WayOut()
+    if exc.anonymous:
+        return WayOut(sign_in=True)
+    model = get_model(model_id)
+    return WayOut(use_key=model is not None and PROVIDERS[model.provider].needs_key)
+
+
+@dataclass(frozen=True, slots=True)
 class Meter:
     percent_left: int
     full_in_seconds: int
@@ -85,12 +73,6 @@ class Meter:
 
 
 # --- the service ---------------------------------------------------------------------
-
-
-def tier_of(user: User) -> Tier:
-    if user.is_anonymous:
-        return "anonymous"
-    return "pro" if user.tier == "pro" else "free"
 
 
 def limit_for(settings: Settings, tier: Tier) -> int:
@@ -120,19 +102,6 @@ def _redis_store(url: str) -> RedisBudgetStore:
     return _REDIS_STORES[url]
 
 
-def address_key(address: str) -> str:
-    """IPv6 users usually hold a whole /64, so it counts as one address."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return f"ip:{address[:80]}"
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped:
-            return f"ip:{ip.ipv4_mapped}"
-        return f"ip:{ipaddress.IPv6Network((ip, 64), strict=False)}"
-    return f"ip:{ip}"
-
-
 def buckets_for(settings: Settings, *, user_id: str, tier: Tier,
                 client_ip: str | None) -> tuple[Bucket, ...]:
     """The user's bucket; anonymous users also share one per client address."""
@@ -157,7 +126,9 @@ async def admit(store: BudgetStore, *, settings: Settings, user_id: str, tier: T
         return Reservation((), 0, window)
     admission = await store.reserve(buckets, estimate_microusd, window=window, now=_clock(now))
     if not admission.ok:
-        raise BudgetExceededError(wait_seconds=admission.wait_seconds,
+        wait = admission.wait_seconds
+        raise BudgetExceededError(wait_seconds=wait,
+                                  wait=format_duration(wait) if wait is not None else "",
                                   anonymous=tier == "anonymous")
     return Reservation(buckets, estimate_microusd, window, admission.remaining)
 
@@ -206,68 +177,3 @@ def format_duration(seconds: float) -> str:
 
 def _coarse(seconds: int) -> str:
     return f"{round(seconds / 3600)} h" if seconds >= 5400 else format_duration(seconds)
-
-
-def _micro(tokens: int, usd_per_million: float) -> Decimal:
-    # Per-million prices make micro-USD simply tokens × price; Decimal keeps 1.1 × 1000 exact.
-    return tokens * Decimal(str(usd_per_million))
-
-
-def estimate_cost(model: ModelInfo, *, prompt_chars: int, max_output_tokens: int) -> int:
-    """The worst case: the prompt (≈ chars/3.5 tokens) plus every output token allowed."""
-    prompt_tokens = math.ceil(prompt_chars / CHARS_PER_TOKEN)
-    total = _micro(prompt_tokens, model.input_price) + _micro(max_output_tokens,
-                                                              model.output_price)
-    return math.ceil(total)
-
-
-def actual_cost(model: ModelInfo, usage: Usage) -> int:
-    """What the provider reported, reasoning tokens at the output price, rounded up."""
-    total = _micro(usage.input_tokens, model.input_price) + _micro(
-        usage.output_tokens + usage.reasoning_tokens, model.output_price)
-    return math.ceil(total)
-
-
-def client_ip(headers: Mapping[str, str], peer: str, trusted_hops: int) -> str:
-    """The client's address. Each trusted proxy appends the address it saw to X-Forwarded-For,
-    so the entry `trusted_hops` from the right is the last one a client could not forge."""
-    if trusted_hops <= 0:
-        return peer
-    forwarded = next((v for k, v in headers.items() if k.lower() == "x-forwarded-for"), "")
-    entries = [e.strip() for e in forwarded.split(",") if e.strip()]
-    if len(entries) < trusted_hops:
-        return peer  # fewer entries than proxies: the header did not come through them all
-    return _strip_port(entries[-trusted_hops]) or peer
-
-
-def _strip_port(entry: str) -> str | None:
-    for candidate in (entry, entry.rsplit(":", 1)[0], entry.strip("[]"),
-                      entry.split("]")[0].lstrip("[")):
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            continue
-    return None
-
-
-def set_tier(session: Session, *, who: str, tier: str) -> User:
-    """The operator's switch (and where a billing webhook would plug in): by id or email."""
-    if tier not in SET_TIERS:
-        raise ValidationError(f"tier must be one of {', '.join(SET_TIERS)}, not {tier!r}")
-    user = session.get(User, who)
-    if user is None:
-        matches = session.exec(select(User).where(
-            sa.func.lower(User.email) == who.strip().lower(),
-            User.is_anonymous == False)).all()  # noqa: E712
-        if len(matches) > 1:
-            ids = ", ".join(u.id for u in matches)
-            raise ValidationError(f"{len(matches)} users have the email {who}; use an id: {ids}")
-        user = matches[0] if matches else None
-    if user is None:
-        raise NotFoundError(f"no user with the id or email {who!r}")
-    if user.is_anonymous:
-        raise ValidationError(f"user {user.id} is anonymous: only signed-in users have a tier")
-    user.tier = tier
-    session.add(user)
-    session.flush()
-    return user

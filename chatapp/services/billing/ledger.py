@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass
 
 from sqlmodel import Session
@@ -13,11 +12,12 @@ from chatapp import db
 from chatapp.config import Settings
 from chatapp.errors import NotFoundError, OwnKeyUnavailableError
 from chatapp.models import Thread, User
-from chatapp.providers.base import Usage
+from chatapp.providers.base import Usage, estimate_tokens
 from chatapp.providers.catalog import PROVIDERS, ModelInfo, get_model
-from chatapp.services.billing import budgets, usage
+from chatapp.services.billing import budgets, money, usage
 from chatapp.services.billing.store import Bucket
 from chatapp.services.catalog import keys
+from chatapp.services.identity import tiers
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ async def admit(
     tier, own = await db.run(lambda s: _tier_and_own(s, user_id=user_id, model=model))
     if own:
         return Admission(own_key=True, prompt_chars=prompt_chars)
-    estimate = budgets.estimate_cost(
+    estimate = money.estimate_cost(
         model, prompt_chars=prompt_chars,
         max_output_tokens=max_output if max_output is not None else max_output_tokens(settings,
                                                                                       model))
@@ -84,11 +84,11 @@ async def admit(
     return Admission(own_key=False, reservation=reservation, prompt_chars=prompt_chars)
 
 
-def _tier_and_own(session: Session, *, user_id: str, model: ModelInfo) -> tuple[budgets.Tier, bool]:
+def _tier_and_own(session: Session, *, user_id: str, model: ModelInfo) -> tuple[tiers.Tier, bool]:
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError("user not found")
-    return budgets.tier_of(user), model.provider in keys.own_key_providers(session,
+    return tiers.tier_of(user), model.provider in keys.own_key_providers(session,
                                                                            user_id=user_id)
 
 
@@ -109,9 +109,8 @@ def charged_usage(
         return usage_seen
     if not produced_chars and not accepted:
         return None
-    return Usage(input_tokens=math.ceil(prompt_chars / budgets.CHARS_PER_TOKEN),
-                 output_tokens=math.ceil(produced_chars / budgets.CHARS_PER_TOKEN),
-                 estimated=True)
+    return Usage(input_tokens=estimate_tokens(prompt_chars),
+                 output_tokens=estimate_tokens(produced_chars), estimated=True)
 
 
 async def account_for_reply(
@@ -122,7 +121,7 @@ async def account_for_reply(
     """After a request: settle its reservation to the cost of `charged` (refund it when there
     is nothing to charge) and write its usage record, retrying the write for `patience`
     seconds while the database is unavailable. Returns the cost in micro-USD."""
-    cost = budgets.actual_cost(model, charged) if charged is not None else 0
+    cost = money.actual_cost(model, charged) if charged is not None else 0
     own_key = bool(admission and admission.own_key)
     if admission is not None and admission.reservation is not None:
         store = budgets.get_budget_store(settings)
@@ -158,11 +157,20 @@ async def own_key_for(settings: Settings, *, user_id: str, model: ModelInfo) -> 
     return found
 
 
-async def meter_for(settings: Settings, *, user_id: str, client_ip: str | None
-                    ) -> budgets.Meter:
-    """What is left of the user's allowance, for the composer."""
-    user = await db.run(lambda s: s.get(User, user_id))
-    # A visitor not stored yet: an anonymous user's allowance (the address's may be spent).
-    tier: budgets.Tier = budgets.tier_of(user) if user is not None else "anonymous"
-    return await budgets.meter(budgets.get_budget_store(settings), settings=settings,
-                               user_id=user_id, tier=tier, client_ip=client_ip)
+async def meter_label(settings: Settings, *, user_id: str, model_id: str,
+                      client_ip: str | None) -> str:
+    """"62% left · full in 5 h" for the composer; "" for a model no allowance pays for (a free
+    one) or when the budget store cannot say: the meter is a hint and never breaks a page."""
+    model = get_model(model_id)
+    if model is None or not money.is_metered(model):
+        return ""
+    try:
+        user = await db.run(lambda s: s.get(User, user_id))
+        # A visitor not stored yet is anonymous (and the address's allowance may be spent).
+        tier = tiers.tier_of(user)
+        meter = await budgets.meter(budgets.get_budget_store(settings), settings=settings,
+                                    user_id=user_id, tier=tier, client_ip=client_ip)
+    except Exception:
+        log.warning("the meter of %s could not be read", user_id, exc_info=True)
+        return ""
+    return meter.label

@@ -16,6 +16,7 @@ from chatapp.errors import ValidationError
 from chatapp.models import Thread, UsageRecord
 from chatapp.models.base import utcnow
 from chatapp.providers.catalog import PROVIDERS, get_model
+from chatapp.services.billing import money
 
 OUTCOMES = ("complete", "error", "cancelled", "interrupted")
 CSV_HEADER = (
@@ -111,11 +112,6 @@ def record(
     session.add(row)
     session.flush()
     return row
-
-
-def microusd(usd: float) -> int:
-    """USD (as ModelInfo.cost returns it) in whole millionths, rounded to nearest."""
-    return round(usd * 1_000_000)
 
 
 def _window(days: int, today: date | None) -> tuple[date, datetime, datetime]:
@@ -244,16 +240,28 @@ def _all_requests(session: Session, user_id: str) -> Iterator[RecentRequest]:
         yield _recent_request(r, t)
 
 
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What the usage page shows: per day, per model, per provider, and the latest requests."""
+
+    days: list[DayUsage]
+    models: list[Breakdown]
+    providers: list[Breakdown]
+    recent: list[RecentRequest]
+
+
+def summary(session: Session, *, user_id: str, days: int, latest: int) -> Summary:
+    return Summary(
+        daily(session, user_id=user_id, days=days),
+        by_model(session, user_id=user_id, days=days),
+        by_provider(session, user_id=user_id, days=days),
+        recent(session, user_id=user_id, limit=latest),
+    )
+
+
 def safe_cell(value: str) -> str:
     """A text cell a spreadsheet shows as text: a leading formula character gets a quote."""
     return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def usd(cost_microusd: int) -> str:
-    """Millionths of a dollar as a plain decimal with 6 places ('0.001234')."""
-    sign = "-" if cost_microusd < 0 else ""
-    whole, frac = divmod(abs(cost_microusd), 1_000_000)
-    return f"{sign}{whole}.{frac:06d}"
 
 
 def csv_export(session: Session, *, user_id: str) -> str:
@@ -270,7 +278,7 @@ def csv_export(session: Session, *, user_id: str) -> str:
             r.created_at.astimezone(UTC).isoformat(timespec="seconds"),
             safe_cell(r.thread_id or ""), safe_cell(r.thread_title or ""), safe_cell(r.provider),
             safe_cell(r.model), r.input_tokens, r.output_tokens, r.reasoning_tokens,
-            r.cached_tokens, usd(r.cost_microusd), "yes" if r.own_key else "no",
+            r.cached_tokens, money.decimal_usd(r.cost_microusd), "yes" if r.own_key else "no",
             "" if r.first_token_ms is None else r.first_token_ms,
             "" if r.duration_ms is None else r.duration_ms, r.outcome,
         ))

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from chatapp.config import Settings
 from chatapp.errors import NotFoundError, ValidationError
-from chatapp.models import ApiKey, User, UserSettings
+from chatapp.models import User, UserSettings
 from chatapp.providers.catalog import PROVIDERS, ModelInfo, all_models, get_model
-from chatapp.services.catalog import serving
-
-SIGN_IN_REASON = "Sign in to use"
-PRO_REASON = "Pro"
-NOT_HERE_REASON = "Not set up on this server"  # a keyless provider (local, Ollama) not running
+from chatapp.services.catalog import keys, serving
+from chatapp.services.identity import tiers
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +54,8 @@ class ModelSetting:
 class Access:
     """Who is asking: what decides availability besides the server's configuration."""
 
-    is_anonymous: bool
-    tier: str
-    own_key_providers: set[str]
+    tier: tiers.Tier
+    own_key_providers: set[str] = field(default_factory=set)
 
 
 # --- reading and writing ---------------------------------------------------------------
@@ -153,43 +149,28 @@ def set_stats_for_nerds(session: Session, *, user_id: str, enabled: bool) -> Pre
 
 
 def access_for(session: Session, *, user_id: str) -> Access:
-    """The user's sign-in state, tier and the providers they stored their own key for. A
-    visitor who is not a user yet has an anonymous user's access."""
-    user = session.get(User, user_id)
-    if user is None:
-        return Access(is_anonymous=True, tier="free", own_key_providers=set())
-    providers = set(session.exec(select(ApiKey.provider).where(ApiKey.user_id == user_id)).all())
-    return Access(user.is_anonymous, "free" if user.is_anonymous else user.tier, providers)
+    """The user's tier and the providers they stored their own key for (a visitor who is not
+    a user yet: anonymous, no keys)."""
+    return Access(tiers.tier_of(session.get(User, user_id)),
+                  keys.own_key_providers(session, user_id=user_id))
 
 
 # --- availability ----------------------------------------------------------------------
 
 
-def availability(
-    settings: Settings, model: ModelInfo, *, is_anonymous: bool, tier: str,
-    own_key_providers: set[str],
-) -> tuple[bool, str]:
+def availability(settings: Settings, model: ModelInfo, access: Access) -> tuple[bool, str]:
     """(available, reason): the user's own key for the provider always works; the server's
     key works when configured and the user's tier reaches the model's access level."""
-    preset = PROVIDERS[model.provider]
-    if preset.needs_key and model.provider in own_key_providers:
-        return True, ""
-    if serving.credentials(settings, model.provider) is None:
-        if not preset.needs_key:
-            return False, NOT_HERE_REASON
-        article = "an" if preset.label[:1].lower() in "aeiou" else "a"
-        return False, f"Add {article} {preset.label} key"
-    if model.access == "signed_in" and is_anonymous:
-        return False, SIGN_IN_REASON
-    if model.access == "pro" and (is_anonymous or tier != "pro"):
-        return False, PRO_REASON
-    return True, ""
+    reason = serving.not_served(settings, model, access.own_key_providers)
+    if reason:
+        return False, reason
+    if PROVIDERS[model.provider].needs_key and model.provider in access.own_key_providers:
+        return True, ""  # their own key: no tier limits it
+    reason = tiers.access_reason(access.tier, model.access)
+    return not reason, reason
 
 
-def picker_models(
-    settings: Settings, prefs: Preferences, *, is_anonymous: bool, tier: str,
-    own_key_providers: set[str],
-) -> list[PickerModel]:
+def picker_models(settings: Settings, prefs: Preferences, access: Access) -> list[PickerModel]:
     """Catalog models the user has not disabled: pinned first (in pin order), then in
     catalog order; unavailable ones stay, with the reason."""
     order = {m: i for i, m in enumerate(prefs.pinned)}
@@ -197,22 +178,17 @@ def picker_models(
     shown.sort(key=lambda m: order.get(m.id, len(order)))  # stable: catalog order otherwise
     out = []
     for m in shown:
-        ok, reason = availability(settings, m, is_anonymous=is_anonymous, tier=tier,
-                                  own_key_providers=own_key_providers)
+        ok, reason = availability(settings, m, access)
         out.append(PickerModel(m.id, m.label, PROVIDERS[m.provider].label, m.id in order, ok,
                                reason))
     return out
 
 
-def model_settings(
-    settings: Settings, prefs: Preferences, *, is_anonymous: bool, tier: str,
-    own_key_providers: set[str],
-) -> list[ModelSetting]:
+def model_settings(settings: Settings, prefs: Preferences, access: Access) -> list[ModelSetting]:
     """Every catalog model, in catalog order, with the user's choices and its availability."""
     out = []
     for m in all_models():
-        ok, reason = availability(settings, m, is_anonymous=is_anonymous, tier=tier,
-                                  own_key_providers=own_key_providers)
+        ok, reason = availability(settings, m, access)
         out.append(ModelSetting(m.id, m.label, PROVIDERS[m.provider].label,
                                 m.id not in prefs.disabled, m.id in prefs.pinned,
                                 m.id == prefs.default_model, ok, reason))
@@ -221,10 +197,8 @@ def model_settings(
 
 def picker_for_user(session: Session, settings: Settings, *, user_id: str) -> list[PickerModel]:
     """picker_models for a stored user: their preferences, tier and own keys."""
-    access = access_for(session, user_id=user_id)
     return picker_models(settings, get(session, user_id=user_id),
-                         is_anonymous=access.is_anonymous, tier=access.tier,
-                         own_key_providers=access.own_key_providers)
+                         access_for(session, user_id=user_id))
 
 
 def default_for_new_chat(settings: Settings, prefs: Preferences,
@@ -237,3 +211,18 @@ def default_for_new_chat(settings: Settings, prefs: Preferences,
         if candidate is not None and candidate in available:
             return candidate
     return server_default
+
+
+def settings_page(session: Session, settings: Settings, *, user_id: str
+                  ) -> tuple[list[ModelSetting], bool]:
+    """What the models settings page shows the user: every model with their choices and its
+    availability, and whether stats for nerds are on."""
+    prefs = get(session, user_id=user_id)
+    return model_settings(settings, prefs, access_for(session, user_id=user_id)), \
+        prefs.stats_for_nerds
+
+
+def for_composer(session: Session, settings: Settings, *, user_id: str
+                 ) -> tuple[Preferences, list[PickerModel]]:
+    """What a chat page needs of the user's preferences: them, and their model picker."""
+    return get(session, user_id=user_id), picker_for_user(session, settings, user_id=user_id)

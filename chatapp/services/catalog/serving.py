@@ -73,14 +73,30 @@ def credentials(
     return Credentials(secret.get_secret_value(), url)
 
 
+NOT_HERE_REASON = "Not set up on this server"  # a keyless provider (local, Ollama) not running
+
+
+def not_served(settings: Settings, model: ModelInfo,
+               own_key_providers: Collection[str] = ()) -> str:
+    """Why this server cannot serve the model to a user with keys of their own for
+    `own_key_providers` ("": it can). The one rule of "configured"; who may use a served
+    model is the user's tier's business (identity.tiers.access_reason)."""
+    preset = PROVIDERS[model.provider]
+    if preset.needs_key and model.provider in own_key_providers:
+        return ""
+    if credentials(settings, model.provider) is not None:
+        return ""
+    if not preset.needs_key:
+        return NOT_HERE_REASON
+    article = "an" if preset.label[:1].lower() in "aeiou" else "a"
+    return f"Add {article} {preset.label} key"
+
+
 def available_models(
     settings: Settings, own_keys: Collection[str] | None = None
 ) -> list[ModelOption]:
-    """Models whose provider is configured, or for which the user has a key, in catalog order.
-
-    `own_keys` only needs the providers the user has a key for (keys.own_key_providers);
-    a provider → key mapping works too.
-    """
+    """Models this server can serve (with the user's own keys for `own_keys`, provider ids or
+    a provider → key mapping), in catalog order."""
     mine = {p for p in own_keys or () if p in PROVIDERS and PROVIDERS[p].needs_key}
     return [
         ModelOption(
@@ -88,16 +104,8 @@ def available_models(
             own_key=m.provider in mine,
         )
         for m in all_models()
-        if m.provider in mine or credentials(settings, m.provider) is not None
+        if not not_served(settings, m, mine)
     ]
-
-
-def uses_own_key(
-    settings: Settings, model_id: str, own_keys: Mapping[str, str] | None = None
-) -> bool:
-    """Whether `resolve(settings, model_id, own_keys)` hands out the user's own key."""
-    model = get_model(model_id)
-    return model is not None and _own_key(model.provider, own_keys) is not None
 
 
 # resolve(settings, model_id, own_keys): what generation and titles get their adapter from.
@@ -109,8 +117,8 @@ def resolve(
 ) -> tuple[ModelInfo, Provider]:
     """The model entry and a ready adapter, or ModelUnavailableError saying why not.
 
-    With the user's own key for the model's provider in `own_keys`, the adapter uses it
-    (see `uses_own_key`); otherwise the server's key, as configured.
+    With the user's own key for the model's provider in `own_keys`, the adapter uses it;
+    otherwise the server's key, as configured.
     """
     model = get_model(model_id)
     if model is None:

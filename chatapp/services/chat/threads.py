@@ -25,6 +25,7 @@ class ThreadSummary:
 class MessagePage:
     messages: list[Message]  # oldest first, ending at the thread's leaf
     has_more: bool  # older messages exist above the first one
+    model_id: str = ""  # the model the thread last used
 
 
 def get_thread(session: Session, *, user_id: str, thread_id: str) -> Thread:
@@ -90,12 +91,12 @@ def visible_page(
     """The newest `limit` messages of the thread's visible branch."""
     thread = get_thread(session, user_id=user_id, thread_id=thread_id)
     if thread.leaf_message_id is None:
-        return MessagePage([], False)
+        return MessagePage([], False, thread.model_id)
     ids = branch_ids(session, leaf_id=thread.leaf_message_id, limit=limit)
     has_more = len(ids) > limit
     ids = ids[-limit:]
     by_id = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(ids)))}
-    return MessagePage([by_id[i] for i in ids if i in by_id], has_more)
+    return MessagePage([by_id[i] for i in ids if i in by_id], has_more, thread.model_id)
 
 
 def rename_thread(session: Session, *, user_id: str, thread_id: str, title: str) -> Thread:

@@ -11,12 +11,13 @@ from sqlmodel import Session, col, select
 from chatapp import db
 from chatapp.config import Settings
 from chatapp.errors import ChatappError
-from chatapp.models import Message, MessageRole, Thread
+from chatapp.models import Message, MessageRole, MessageStatus, Thread
 from chatapp.providers.base import Accepted, ChatMessage, StreamCollector, StreamRequest
 from chatapp.providers.catalog import get_model
 from chatapp.services.billing import ledger
 from chatapp.services.catalog import serving
 from chatapp.services.chat import threads
+from chatapp.services.chat.generation import ReplySnapshot
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +126,19 @@ async def generate_title(
         return None
     await db.run(_save, thread_id, title)
     return title
+
+
+async def after_reply(snap: ReplySnapshot, *, settings: Settings) -> str | None:
+    """A title for the thread once the reply to its first message completed (when titles are
+    on and the thread has none yet); None otherwise."""
+    if not settings.title_generation or snap.status != MessageStatus.COMPLETE:
+        return None
+    if not await db.run(_answers_the_first_message, snap.message_id):
+        return None
+    return await generate_title(snap.thread_id, settings=settings)
+
+
+def _answers_the_first_message(session: Session, message_id: str) -> bool:
+    reply = session.get(Message, message_id)
+    question = session.get(Message, reply.parent_id) if reply and reply.parent_id else None
+    return question is not None and question.parent_id is None

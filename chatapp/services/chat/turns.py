@@ -16,14 +16,13 @@ from chatapp import db
 from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError, NotFoundError, ValidationError
 from chatapp.models import ACTIVE_STATUSES, Message, MessageRole, MessageStatus, Thread
-from chatapp.providers.base import ChatMessage
+from chatapp.providers.base import CHARS_PER_TOKEN, ChatMessage
 from chatapp.providers.catalog import get_model
 from chatapp.services.billing import ledger
 from chatapp.services.catalog import preferences
 from chatapp.services.chat import leases, threads
 
 MAX_MESSAGE_CHARS = 100_000
-CHARS_PER_TOKEN = 3.5  # conservative estimate; real counts come back as usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +38,8 @@ def check_model(session: Session, settings: Settings, *, user_id: str, model_id:
     model = get_model(model_id)
     if model is None:
         raise ValidationError(f"unknown model {model_id}", user_message="Pick a model first.")
-    access = preferences.access_for(session, user_id=user_id)
-    ok, reason = preferences.availability(
-        settings, model, is_anonymous=access.is_anonymous, tier=access.tier,
-        own_key_providers=access.own_key_providers,
-    )
+    ok, reason = preferences.availability(settings, model,
+                                          preferences.access_for(session, user_id=user_id))
     if not ok:
         raise ModelUnavailableError(
             f"model {model_id} not available to this user",
@@ -133,7 +129,7 @@ def _placeholder(settings: Settings, thread: Thread, *, parent_id: str, model_id
                  admission: ledger.Admission) -> Message:
     """The pending reply. Its lease starts now: if no writer claims it in time (the tab went
     away before generation started), it is ended as interrupted and its reservation given back."""
-    provider, _, api_model = model_id.partition("/")
+    provider = model_id.partition("/")[0]
     return Message(
         thread_id=thread.id, parent_id=parent_id, role=MessageRole.ASSISTANT,
         status=MessageStatus.PENDING, provider=provider, model=model_id,

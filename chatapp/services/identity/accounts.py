@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from chatapp.errors import ChatappError, NotFoundError
+from chatapp.errors import EmailInUseError, NotFoundError, UnverifiedEmailError
 from chatapp.models import (
     ApiKey,
     AuthSession,
@@ -25,25 +25,6 @@ from chatapp.models.base import utcnow
 from chatapp.services.identity import tokens
 
 PROVIDER_LABELS = {"github": "GitHub", "google": "Google", "oidc": "Single sign-on"}
-
-
-class UnverifiedEmailError(ChatappError):
-    user_message = (
-        "Your email address at that provider is not verified. Verify it there, then sign in again."
-    )
-
-
-class EmailInUseError(ChatappError):
-    """An account already uses this email, and the provider may not link into it by email."""
-
-    user_message = (
-        "An account with this email address already exists. Sign in the way you did before, "
-        "then add this sign-in method from your account page."
-    )
-
-    def __init__(self, detail: str = "", *, methods: tuple[str, ...] = ()) -> None:
-        super().__init__(detail)
-        self.methods = methods  # provider ids the existing account signs in with
 
 
 def email_verified_claim(value: object) -> bool:

@@ -14,6 +14,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from sqlmodel import Session, select
 
@@ -135,3 +136,28 @@ def token_from_cookie_header(header: str | None) -> str | None:
                 value = value[1:-1]
             return value or None
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What a browser's token is worth: `live` (a session of `user_id`); `visitor` (a token
+    this server issued that never became a session); `ended` (signed out, revoked, expired: it
+    never comes back); `unknown` (nothing this server knows)."""
+
+    kind: Literal["live", "visitor", "ended", "unknown"]
+    user_id: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.kind in ("live", "visitor")
+
+
+def standing(session: Session, *, token: str | None, secret: str) -> Standing:
+    if not token:
+        return Standing("unknown")
+    user_id = user_for_token(session, token=token)
+    if user_id is not None:
+        return Standing("live", user_id)
+    if token_has_session(session, token=token):
+        return Standing("ended")
+    return Standing("visitor" if is_visitor_token(secret, token) else "unknown")

@@ -13,19 +13,13 @@ from sqlmodel import Session, col, select
 from chatapp import db
 from chatapp.cache import get_rate_limiter
 from chatapp.config import Settings
-from chatapp.errors import ChatappError, SessionExpiredError
+from chatapp.errors import SessionExpiredError, TooManyVisitorsError
 from chatapp.models import AuthSession, Thread, User
 from chatapp.models.base import utcnow
-from chatapp.services.billing import budgets
-from chatapp.services.identity import accounts, tokens
+from chatapp.services.identity import accounts, addresses, tokens
 
 log = logging.getLogger(__name__)
 PRUNE_BATCH = 500
-
-
-class TooManyVisitorsError(ChatappError):
-    user_message = ("Too many new visitors from your network right now. Sign in, or try "
-                    "again within the hour.")
 
 
 async def become_user(settings: Settings, *, token: str, user_agent: str | None,
@@ -47,7 +41,7 @@ async def become_user(settings: Settings, *, token: str, user_agent: str | None,
     if found is not None:
         return found
     if client_ip and not await get_rate_limiter().allow(
-        f"new-anonymous:{budgets.address_key(client_ip)}",
+        f"new-anonymous:{addresses.address_key(client_ip)}",
         limit=settings.anonymous_users_per_ip_per_hour, window_seconds=3600,
     ):
         raise TooManyVisitorsError(f"new anonymous users from {client_ip} over the limit")

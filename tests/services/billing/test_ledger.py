@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from chatapp.cache import MemoryStopSignals
 from chatapp.config import Settings
-from chatapp.errors import ProviderConnectionError, ProviderRateLimitError
+from chatapp.errors import BudgetExceededError, ProviderConnectionError, ProviderRateLimitError
 from chatapp.models import UsageRecord, User
 from chatapp.providers.base import Finish, TextDelta, Usage
 from chatapp.services.billing import budgets, ledger
@@ -212,3 +212,27 @@ async def test_no_title_when_the_allowance_cannot_cover_it(
                                        resolve=resolver(provider)) is None
     assert provider.requests == []
     assert session.exec(select(UsageRecord)).all() == []
+
+
+async def test_the_meter_shows_what_is_left_for_metered_models_only(
+    engine, session: Session, settings: Settings, user_id: str
+) -> None:
+    settings = keyed(settings)
+    assert await ledger.meter_label(settings, user_id=user_id, model_id=GPT,
+                                    client_ip=None) == "100% left"
+    await reply_with(session, settings, user_id,
+                     ScriptedProvider([TextDelta("hi"), Usage(100_000, 200_000), Finish()]))
+    label = await ledger.meter_label(settings, user_id=user_id, model_id=GPT, client_ip=None)
+    assert label.startswith("64% left · full in")  # $0.36 of the $1 allowance
+    # A free model draws on no allowance: no meter.
+    assert await ledger.meter_label(settings, user_id=user_id, model_id="local/smollm2-135m",
+                                    client_ip=None) == ""
+
+
+def test_a_refusal_offers_sign_in_to_anonymous_users_and_own_keys_to_others() -> None:
+    over_anonymous = BudgetExceededError(wait_seconds=60, anonymous=True)
+    over_signed_in = BudgetExceededError(wait_seconds=60, anonymous=False)
+    assert budgets.ways_out(over_anonymous, model_id=GPT) == budgets.WayOut(sign_in=True)
+    assert budgets.ways_out(over_signed_in, model_id=GPT) == budgets.WayOut(use_key=True)
+    assert budgets.ways_out(over_signed_in, model_id="local/smollm2-135m") == budgets.WayOut()
+    assert budgets.ways_out(ValueError("other"), model_id=GPT) == budgets.WayOut()

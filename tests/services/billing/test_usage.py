@@ -73,7 +73,6 @@ def test_record_stores_a_row_and_refuses_nonsense(session: Session, user_id: str
         add(session, user_id, MINI, at(0), cost=-5)
     session.rollback()
     assert count(session, UsageRecord) == 1
-    assert usage.microusd(0.0009) == 900
 
 
 def test_daily_sums_per_utc_day_fill_zero_days_and_skip_other_users(
@@ -180,4 +179,3 @@ def test_csv_export_defuses_formulas_in_thread_titles(
 def test_window_must_have_a_day(session: Session, user_id: str) -> None:
     with pytest.raises(ValidationError):
         usage.daily(session, user_id=user_id, days=0)
-    assert usage.usd(0) == "0.000000" and usage.usd(12_000_001) == "12.000001"

@@ -35,8 +35,8 @@ def server() -> Settings:
 
 def pick(server: Settings, prefs: Preferences = Preferences(), *, anonymous: bool = False,
          tier: str = "free", own: set[str] | None = None) -> dict[str, preferences.PickerModel]:
-    return {p.id: p for p in preferences.picker_models(
-        server, prefs, is_anonymous=anonymous, tier=tier, own_key_providers=own or set())}
+    access = preferences.Access("anonymous" if anonymous else tier, own or set())  # type: ignore[arg-type]
+    return {p.id: p for p in preferences.picker_models(server, prefs, access)}
 
 
 def reasons(picker: dict[str, preferences.PickerModel], *ids: str) -> list[str]:
@@ -52,7 +52,7 @@ def test_anonymous_users_get_public_models_on_configured_providers(server: Setti
     assert p["groq/llama-3.3-70b-versatile"].reason == "Add a Groq key"
     assert (p[MINI].label, p[MINI].provider_label) == ("GPT-4.1 mini", "OpenAI")
     assert [m.id for m in preferences.picker_models(
-        server, Preferences(), is_anonymous=True, tier="free", own_key_providers=set())] == [
+        server, Preferences(), preferences.Access("anonymous"))] == [
         m.id for m in MODELS]  # nothing pinned: catalog order, nothing hidden
 
 
@@ -78,8 +78,7 @@ def test_an_own_key_unlocks_its_provider_at_every_access_level(server: Settings)
 
 def test_disabled_models_are_hidden_and_pinned_ones_come_first(server: Settings) -> None:
     prefs = Preferences(disabled={MINI, OLLAMA}, pinned=[SONNET, LOCAL])
-    picker = preferences.picker_models(server, prefs, is_anonymous=False, tier="free",
-                                       own_key_providers=set())
+    picker = preferences.picker_models(server, prefs, preferences.Access("free"))
     ids = [p.id for p in picker]
     assert ids[:2] == [SONNET, LOCAL]
     assert MINI not in ids and OLLAMA not in ids
@@ -156,9 +155,9 @@ def test_access_for_reads_tier_and_own_keys(session: Session, user_id: str,
     session.add(ApiKey(user_id=other_user_id, provider="groq", ciphertext=b"x", last4="wxyz"))
     session.commit()
     assert preferences.access_for(session, user_id=user_id) == preferences.Access(
-        False, "pro", {"google"})
+        "pro", {"google"})
     assert preferences.access_for(session, user_id=other_user_id) == preferences.Access(
-        True, "free", {"groq"})
+        "anonymous", {"groq"})
 
 
 def test_picker_for_user_and_the_default_for_a_new_chat(
@@ -178,8 +177,8 @@ def test_picker_for_user_and_the_default_for_a_new_chat(
 
 def test_model_settings_lists_every_model_with_the_users_choices(server: Settings) -> None:
     prefs = Preferences(default_model=HAIKU, disabled={OLLAMA}, pinned=[FLASH])
-    rows = {r.id: r for r in preferences.model_settings(
-        server, prefs, is_anonymous=False, tier="free", own_key_providers=set())}
+    rows = {r.id: r for r in preferences.model_settings(server, prefs,
+                                                        preferences.Access("free"))}
     assert set(rows) == {m.id for m in MODELS}
     assert (rows[OLLAMA].enabled, rows[FLASH].pinned, rows[HAIKU].default) == (False, True, True)
     assert (rows[SONNET].available, rows[SONNET].reason) == (False, "Pro")

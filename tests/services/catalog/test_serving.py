@@ -91,11 +91,8 @@ def test_resolve_uses_the_own_key_first_at_the_servers_endpoint() -> None:
     _, provider = serving.resolve(settings, "anthropic/claude-haiku-4-5", {"anthropic": OWN})
     assert isinstance(provider, AnthropicProvider)
     assert (provider._api_key, provider._base_url) == (OWN, "http://127.0.0.1:9/x")
-    assert serving.uses_own_key(settings, "anthropic/claude-haiku-4-5", {"anthropic": OWN})
     _, provider = serving.resolve(settings, "anthropic/claude-haiku-4-5")  # as before
     assert isinstance(provider, AnthropicProvider) and provider._api_key == "sk-server"
-    assert not serving.uses_own_key(settings, "anthropic/claude-haiku-4-5")
-    assert not serving.uses_own_key(settings, "anthropic/claude-haiku-4-5", {"openai": OWN})
 
 
 def test_resolve_with_an_own_key_where_the_server_has_none() -> None:
@@ -113,5 +110,3 @@ def test_own_keys_do_not_change_keyless_providers() -> None:
     settings = make()
     creds = serving.credentials(settings, "local", {"local": OWN})
     assert creds is not None and (creds.api_key, creds.own_key) == (None, False)
-    assert not serving.uses_own_key(settings, "local/smollm2-135m", {"local": OWN})
-    assert not serving.uses_own_key(settings, "nope/model", {"nope": OWN})

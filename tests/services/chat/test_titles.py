@@ -8,8 +8,9 @@ from sqlmodel import Session
 
 from chatapp.config import Settings
 from chatapp.errors import ProviderUnavailableError
-from chatapp.models import Thread
+from chatapp.models import MessageStatus, Thread
 from chatapp.services.chat import threads, titles
+from chatapp.services.chat.generation import ReplySnapshot
 from tests.fakes.scripted_provider import ScriptedProvider, resolver
 from tests.services.helpers import fresh, send, settle
 
@@ -95,3 +96,32 @@ async def test_a_thread_already_titled_is_left_alone(
     assert title is None
     assert provider.requests == []
     assert _title(engine, thread_id) == ("My Lisbon trip", True)
+
+
+async def test_a_title_follows_only_the_completed_reply_to_a_threads_first_message(
+    engine: Engine, session: Session, settings: Settings, user_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+
+    async def fake_title(thread_id: str, *, settings: Settings) -> str:
+        asked.append(thread_id)
+        return "A title"
+
+    monkeypatch.setattr(titles, "generate_title", fake_title)
+    first = send(session, settings, user_id, QUESTION)
+    settle(session, first.assistant_message_id, "Start in Alfama.")
+    second = send(session, settings, user_id, "And day two?", thread_id=first.thread_id)
+    settle(session, second.assistant_message_id, "Belém.")
+    failed = send(session, settings, user_id, "Another chat")
+    settle(session, failed.assistant_message_id, "", status=MessageStatus.ERROR)
+
+    def done(turn, status=MessageStatus.COMPLETE):  # type: ignore[no-untyped-def]
+        return ReplySnapshot(turn.assistant_message_id, turn.thread_id, status=status)
+
+    assert await titles.after_reply(done(first), settings=settings) == "A title"
+    assert await titles.after_reply(done(second), settings=settings) is None  # not the first
+    assert await titles.after_reply(done(failed, MessageStatus.ERROR), settings=settings) is None
+    off = settings.model_copy(update={"title_generation": False})
+    assert await titles.after_reply(done(first), settings=off) is None
+    assert asked == [first.thread_id]

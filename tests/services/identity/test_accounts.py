@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from chatapp.config import Settings
-from chatapp.errors import ChatappError, NotFoundError
+from chatapp.errors import ChatappError, EmailInUseError, NotFoundError, UnverifiedEmailError
 from chatapp.models import AuthSession, Identity, Message, Thread, User
 from chatapp.services.chat import threads
 from chatapp.services.identity import accounts, tokens
@@ -138,7 +138,7 @@ def test_by_default_the_same_email_from_another_provider_is_refused_and_nothing_
 
     error = refused(session, profile(subject="gh-9", email="Ada@Example.org"), browser.token)
 
-    assert isinstance(error, accounts.EmailInUseError)
+    assert isinstance(error, EmailInUseError)
     assert error.methods == ("oidc",)  # the way in, by provider id only
     assert "already exists" in error.user_message
     assert counts(session) == before  # no user, no sign-in method, no session created
@@ -160,7 +160,7 @@ def test_a_provider_not_in_the_setting_is_refused_even_when_another_is_trusted(
 
     error = refused(session, profile(subject="gh-9"), browser.token, frozenset({"google"}))
 
-    assert isinstance(error, accounts.EmailInUseError) and error.methods == ("google",)
+    assert isinstance(error, EmailInUseError) and error.methods == ("google",)
     assert counts(session) == before
 
 
@@ -177,7 +177,7 @@ def test_a_trusted_provider_does_not_link_into_an_email_only_an_untrusted_one_vo
     error = refused(session, profile(provider="google", subject="g-ada"), ada.token,
                     frozenset({"google"}))
 
-    assert isinstance(error, accounts.EmailInUseError) and error.methods == ("oidc",)
+    assert isinstance(error, EmailInUseError) and error.methods == ("oidc",)
     assert titles(session, squatter) == []
     assert titles(session, ada.user_id) == ["private to Ada"]
 
@@ -192,7 +192,7 @@ def test_an_address_known_only_from_a_linked_method_is_also_matched(session: Ses
     error = refused(session, profile(provider="google", subject="g-1", email="ada@home.example"),
                     browser.token)
 
-    assert isinstance(error, accounts.EmailInUseError)
+    assert isinstance(error, EmailInUseError)
     assert error.methods == ("oidc", "github")
     assert counts(session) == before
 
@@ -209,7 +209,7 @@ def test_an_unverified_email_is_refused_and_changes_nothing(
                                      provider="oidc"), browser.token, frozenset({"oidc"}))
 
     # The same refusal whether an account has the address or not: nothing to learn from it.
-    assert isinstance(error, accounts.UnverifiedEmailError)
+    assert isinstance(error, UnverifiedEmailError)
     assert "not verified" in error.user_message
     assert titles(session, browser.user_id) == ["keep me"]
     assert titles(session, account) == []
@@ -230,7 +230,7 @@ def test_a_false_string_is_not_verified_and_is_never_used_to_find_an_account(
 
     error = refused(session, accounts.oidc_profile("oidc", claims), browser.token, trusted)
 
-    assert isinstance(error, accounts.UnverifiedEmailError)
+    assert isinstance(error, UnverifiedEmailError)
     assert counts(session) == before
     assert titles(session, account) == [] and titles(session, browser.user_id) == ["keep me here"]
     assert tokens.user_for_token(session, token=browser.token) == browser.user_id

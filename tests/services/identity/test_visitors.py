@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 
 from chatapp import cache
 from chatapp.config import Settings
-from chatapp.errors import SessionExpiredError
+from chatapp.errors import SessionExpiredError, TooManyVisitorsError
 from chatapp.models import AuthSession, Message, Thread, User
 from chatapp.models.base import utcnow
 from chatapp.services.identity import accounts, tokens, visitors
@@ -84,13 +84,13 @@ async def test_new_anonymous_users_are_limited_per_address_an_hour(
 
     for _ in range(3):
         await new_user("203.0.113.5")
-    with pytest.raises(visitors.TooManyVisitorsError) as refused:
+    with pytest.raises(TooManyVisitorsError) as refused:
         await new_user("203.0.113.5")
     assert "Sign in" in refused.value.user_message
     await new_user("203.0.113.6")  # another address is not affected
     for _ in range(3):  # an IPv6 user holds a whole /64: it counts as one address
         await new_user(f"2001:db8:1:2::{_ + 1}")
-    with pytest.raises(visitors.TooManyVisitorsError):
+    with pytest.raises(TooManyVisitorsError):
         await new_user("2001:db8:1:2:ffff::9")
 
 

@@ -1,0 +1,166 @@
+"""The composer: the model picker, notices, and sending or regenerating; it opens chat pages.
+
+States import one way: composer → live → thread, meter, sidebar.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chatapp import db
+from chatapp.config import get_settings
+from chatapp.errors import ChatappError
+from chatapp.services.billing import budgets
+from chatapp.services.catalog import local_model, preferences
+from chatapp.services.chat import leases, turns
+from chatapp.state import live, meter, sidebar, thread
+from chatapp.state.live import LiveState
+from chatapp.state.meter import MeterState
+from chatapp.state.sidebar import SidebarState
+from chatapp.state.thread import ThreadState, thread_id_from_path
+from chatapp.state.user import client_ip, current_user_id, reader_id
+from chatapp.state.views import ModelChoice
+
+BUSY_NOTICE = "Wait for the current reply to finish, or stop it."
+COMPOSER_ID = "composer"
+
+
+class ComposerState(rx.State):
+    model_id: str = ""
+    model_choices: list[ModelChoice] = []
+    local_model_online: bool = True
+    notice: str = ""
+    # Ways out of a refused message: sign in (anonymous), or use a key of one's own.
+    notice_sign_in: bool = False
+    notice_use_key: bool = False
+
+    @rx.var
+    def selected_model_label(self) -> str:
+        for choice in self.model_choices:
+            if choice.id == self.model_id:
+                return choice.label
+        return self.model_id
+
+    def _available_ids(self) -> set[str]:
+        return {c.id for c in self.model_choices if c.available}
+
+    @rx.event
+    async def load_page(self):
+        """on_load of `/` and `/chat/[thread_id]`."""
+        settings = get_settings()
+        self.notice = ""
+        self.local_model_online = await local_model.is_online(settings)
+        try:
+            user_id = await reader_id(self)  # a first visit creates nothing
+        except ChatappError as exc:
+            self.notice = exc.user_message
+            return None
+        prefs, picker = await db.run(
+            lambda s: preferences.for_composer(s, settings, user_id=user_id))
+        self.model_choices = [
+            ModelChoice(m.id, m.label, m.provider_label, m.available, m.reason) for m in picker
+        ]
+        self.notice_sign_in = self.notice_use_key = False
+        if self.model_id not in self._available_ids():
+            self.model_id = preferences.default_for_new_chat(settings, prefs, picker)
+        # Replies a crash left "still writing" end here, so the page never shows them stuck.
+        await leases.end_orphans(settings, user_id=user_id)
+        thread_id = thread_id_from_path(self.router.url.path)
+        on_screen = await self.get_state(ThreadState)
+        used = await thread.open_thread(on_screen, user_id=user_id, thread_id=thread_id,
+                                        stats_for_nerds=prefs.stats_for_nerds)
+        if used in self._available_ids():
+            self.model_id = used  # continue with the thread's model
+        await sidebar.refresh(await self.get_state(SidebarState), user_id)
+        await meter.refresh(await self.get_state(MeterState), user_id=user_id,
+                            model_id=self.model_id)
+        return await _resume_live_block(await self.get_state(LiveState), on_screen, thread_id)
+
+    @rx.event
+    async def set_model(self, model_id: str) -> None:
+        if model_id in self._available_ids():
+            self.model_id = model_id
+            try:
+                await meter.refresh(await self.get_state(MeterState),
+                                    user_id=await reader_id(self), model_id=model_id)
+            except ChatappError:
+                (await self.get_state(MeterState)).meter = ""
+
+    @rx.event
+    def dismiss_notice(self) -> None:
+        self.notice = ""
+        self.notice_sign_in = self.notice_use_key = False
+
+    @rx.event
+    async def send_message(self, form_data: dict):
+        """Store the user's message, then stream the reply in the background."""
+        text = str(form_data.get("message", ""))
+        if not text.strip():
+            return None
+        on_screen = await self.get_state(ThreadState)
+        if on_screen.busy:
+            self.notice = BUSY_NOTICE  # the text stays in the composer
+            return None
+        try:
+            user_id = await current_user_id(self)
+            turn = await turns.begin_turn(
+                get_settings(), user_id=user_id, thread_id=on_screen.current_thread_id or None,
+                text=text, model_id=self.model_id, client_ip=client_ip(self),
+            )
+        except ChatappError as exc:
+            self._refuse(exc)  # the text stays in the composer
+            return None
+        self.notice, self.notice_sign_in, self.notice_use_key = "", False, False
+        return await self._start(user_id, turn, text)
+
+    @rx.event
+    async def retry(self, message_id: str):
+        """A new reply to the same message, as a sibling of the failed one."""
+        on_screen = await self.get_state(ThreadState)
+        if on_screen.busy:
+            return None
+        try:
+            user_id = await current_user_id(self)
+            turn = await turns.begin_retry(
+                get_settings(), user_id=user_id, message_id=message_id, model_id=self.model_id,
+                client_ip=client_ip(self),
+            )
+        except ChatappError as exc:
+            self._refuse(exc)
+            return None
+        thread.drop(on_screen, message_id)
+        return await self._start(user_id, turn, None)
+
+    async def _start(self, user_id: str, turn: turns.Turn, text: str | None):
+        thread.show_turn(await self.get_state(ThreadState), turn, text=text,
+                         model_label=self.selected_model_label)
+        live.begin(await self.get_state(LiveState), message_id=turn.assistant_message_id,
+                   thread_id=turn.thread_id)
+        await sidebar.refresh(await self.get_state(SidebarState), user_id)
+        events = [rx.set_value(COMPOSER_ID, ""), LiveState.run_generation,
+                  rx.call_script("window.chatappScrollToBottom && window.chatappScrollToBottom()")]
+        if turn.new_thread:
+            events.insert(0, rx.redirect(f"/chat/{turn.thread_id}", replace=True))
+        return events
+
+    def _refuse(self, exc: ChatappError) -> None:
+        self.notice = exc.user_message
+        way_out = budgets.ways_out(exc, model_id=self.model_id)
+        self.notice_sign_in, self.notice_use_key = way_out.sign_in, way_out.use_key
+
+
+async def _resume_live_block(state: LiveState, on_screen: ThreadState, thread_id: str):
+    """After a page load: keep drawing this tab's own reply, or follow one another tab or
+    worker is writing, or clear a live block whose stream ended while the tab was away."""
+    last = thread.last_message(on_screen)
+    writing = last is not None and last.active
+    if state.active and state.thread_id == thread_id:
+        if writing and live.writes(state, last.id):
+            last.live = True
+            return None
+        live.reset(state)  # the stream ended while this tab was away, or the server restarted
+    if writing:
+        last.live = True
+        live.watch(state, message_id=last.id, thread_id=thread_id, text=last.content)
+        return LiveState.follow_reply
+    return None
