@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, func, select
 
+from chatapp.cache import MemoryStopSignals
 from chatapp.config import Settings
 from chatapp.models import Message, MessageStatus, User
+from chatapp.providers.base import Provider
 from chatapp.services.billing import ledger
-from chatapp.services.chat import turns
+from chatapp.services.chat import generation, turns
+from tests.fakes.scripted_provider import resolver
 
 LOCAL = "local/smollm2-135m"
 M = TypeVar("M", bound=SQLModel)
@@ -51,6 +55,24 @@ def settle(
     msg.content, msg.status = content, status
     session.add(msg)
     session.commit()
+
+
+async def reply_under_way(
+    message_id: str, settings: Settings, provider: Provider, model_id: str | None = None,
+) -> asyncio.Task[generation.ReplySnapshot]:
+    """Start generating a reply in a task and return once its first text was published."""
+    got_text = asyncio.Event()
+
+    async def publish(snap: generation.ReplySnapshot) -> None:
+        if snap.text:
+            got_text.set()
+
+    task = asyncio.create_task(generation.generate_reply(
+        message_id, settings=settings, publish=publish, stop_signals=MemoryStopSignals(),
+        resolve=resolver(provider, model_id),
+    ))
+    await asyncio.wait_for(got_text.wait(), 5)
+    return task
 
 
 def fresh(engine: Engine, model: type[M], ident: str) -> M | None:

@@ -17,7 +17,7 @@ from chatapp.providers.base import Finish, TextDelta, Usage
 from chatapp.services.chat import generation, leases, threads
 from chatapp.services.chat.generation import ReplySnapshot
 from tests.fakes.scripted_provider import ScriptedProvider, resolver
-from tests.services.helpers import fresh, send
+from tests.services.helpers import fresh, reply_under_way, send
 
 WORDS = [f"word{i} " for i in range(40)]
 
@@ -238,17 +238,7 @@ async def test_cancelling_the_task_still_writes_the_final_row(
 ) -> None:
     turn = send(session, settings, user_id, "Long answer please")
     provider = ScriptedProvider.text(*WORDS, delay=0.02)
-    got_text = asyncio.Event()
-
-    async def publish(snap: ReplySnapshot) -> None:
-        if snap.text:
-            got_text.set()
-
-    task = asyncio.create_task(generation.generate_reply(
-        turn.assistant_message_id, settings=settings, publish=publish,
-        stop_signals=MemoryStopSignals(), resolve=resolver(provider),
-    ))
-    await asyncio.wait_for(got_text.wait(), 5)
+    task = await reply_under_way(turn.assistant_message_id, settings, provider)
     task.cancel()  # as a server shutdown does
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -268,17 +258,7 @@ async def test_deleting_the_thread_mid_reply_does_not_bring_it_back(
 ) -> None:
     turn = send(session, settings, user_id, "Something long")
     provider = ScriptedProvider.text(*WORDS, delay=0.01)
-    got_text = asyncio.Event()
-
-    async def publish(snap: ReplySnapshot) -> None:
-        if snap.text:
-            got_text.set()
-
-    task = asyncio.create_task(generation.generate_reply(
-        turn.assistant_message_id, settings=settings, publish=publish,
-        stop_signals=MemoryStopSignals(), resolve=resolver(provider),
-    ))
-    await asyncio.wait_for(got_text.wait(), 5)
+    task = await reply_under_way(turn.assistant_message_id, settings, provider)
 
     def delete() -> None:
         with Session(engine) as other:

@@ -18,9 +18,8 @@ from chatapp.models.base import utcnow
 from chatapp.services import maintenance
 from chatapp.services.billing import budgets, ledger
 from chatapp.services.chat import generation, leases, threads, turns
-from chatapp.services.chat.generation import ReplySnapshot
 from tests.fakes.scripted_provider import ScriptedProvider, resolver
-from tests.services.helpers import fresh, send
+from tests.services.helpers import fresh, reply_under_way, send
 
 GPT = "openai/gpt-4.1-mini"
 DEAD = "crashed-host:4242:0badf00d"  # the lease owner of a process that no longer exists
@@ -226,16 +225,7 @@ async def test_a_writer_whose_reply_was_ended_elsewhere_stops_and_does_not_pay_t
     settings = keyed(settings)
     message_id, _ = await paid_turn(session, settings, user_id)
     provider = ScriptedProvider.text(*(f"w{i} " for i in range(200)), delay=0.02)
-    seen_text = asyncio.Event()
-
-    async def publish(snap: ReplySnapshot) -> None:
-        if snap.text:
-            seen_text.set()
-
-    task = asyncio.create_task(generation.generate_reply(
-        message_id, settings=settings, publish=publish, stop_signals=MemoryStopSignals(),
-        resolve=resolver(provider, GPT)))
-    await asyncio.wait_for(seen_text.wait(), 5)
+    task = await reply_under_way(message_id, settings, provider, GPT)
 
     def expire() -> None:  # as if this writer had been silent for a whole lease
         with Session(engine) as other:
