@@ -198,6 +198,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def public_https(self) -> bool:
+        """CHATAPP_PUBLIC_URL names an https address (the cookies' Secure flag follows it)."""
+        return bool(self.public_url and self.public_url.startswith("https://"))
+
+    @property
     def exposed(self) -> bool:
         """Others can reach this server: production, a public URL, or a non-loopback host."""
         return self.env == "prod" or bool(self.public_url) or not is_loopback(self.host)

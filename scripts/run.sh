@@ -26,5 +26,6 @@ trap '[[ -n "$model_pid" ]] && kill "$model_pid" 2>/dev/null' EXIT
 echo
 echo "==> chatapp will be at http://127.0.0.1:$PORT  (first start compiles the frontend: ~1 min)"
 echo
+# rxconfig.py binds CHATAPP_HOST (loopback unless set).
 reflex run --env prod --single-port --frontend-port "$PORT" --backend-port "$PORT" \
-  --backend-host "${CHATAPP_HOST:-127.0.0.1}" --loglevel warning
+  --loglevel warning

@@ -164,7 +164,7 @@ def build_auth_app(settings: Settings | None = None) -> Starlette:
                 session_cookie="chatapp_oauth",
                 max_age=600,
                 same_site="lax",
-                https_only=bool(settings.public_url and settings.public_url.startswith("https")),
+                https_only=settings.public_https,
             )
         ],
     )

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatapp.api.cookies import served_over_https
+from chatapp.api.cookies import request_headers, served_over_https
 from chatapp.config import Settings, get_settings
 from chatapp.services.identity.sign_in import configured_providers
 
@@ -154,13 +154,17 @@ class SecurityMiddleware:
         self.app = app
         self.settings = settings or get_settings()
         self._html_dir = html_dir
+        self._img_extra = avatar_sources(self.settings)
         self._hashes: tuple[int, list[str]] | None = None  # (index.html mtime, hashes)
+        # The headers depend only on the built pages and the origin (which changes only
+        # without CHATAPP_PUBLIC_URL): the last ones built are reused.
+        self._built: tuple[tuple[int | None, str | None], list[tuple[bytes, bytes]]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = request_headers(scope)
         path = scope["path"]
         is_socket = path == EVENT_PATH or path.startswith(EVENT_PATH + "/")
         if is_socket and not socket_allowed(scope, headers, self.settings):
@@ -183,27 +187,32 @@ class SecurityMiddleware:
         await self.app(scope, receive, send_with_headers)
 
     def _headers(self, scope: Scope, headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-        policy = content_security_policy(
-            script_hashes=self._script_hashes(),
-            img_extra=avatar_sources(self.settings),
-            origin=own_origin(scope, headers, self.settings),
-        )
-        return [
-            (b"content-security-policy", policy.encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"same-origin"),
-            (b"x-frame-options", b"DENY"),  # frame-ancestors, for browsers that predate it
-        ]
-
-    def _script_hashes(self) -> list[str]:
-        """Hashes of the built pages, read on first use and again whenever they are rebuilt."""
-        html_dir = self._html_dir or _built_pages_dir()
+        if self._html_dir is None:
+            self._html_dir = _built_pages_dir()
         try:
-            stamp = (html_dir / "index.html").stat().st_mtime_ns
+            stamp: int | None = (self._html_dir / "index.html").stat().st_mtime_ns
         except OSError:
-            return []  # not built yet: nothing to hash, and nothing cached
+            stamp = None  # not built yet: nothing to hash, and nothing cached
+        key = (stamp, own_origin(scope, headers, self.settings))
+        if self._built is None or self._built[0] != key:
+            policy = content_security_policy(
+                script_hashes=self._script_hashes(stamp), img_extra=self._img_extra,
+                origin=key[1],
+            )
+            self._built = (key, [
+                (b"content-security-policy", policy.encode()),
+                (b"x-content-type-options", b"nosniff"),
+                (b"referrer-policy", b"same-origin"),
+                (b"x-frame-options", b"DENY"),  # frame-ancestors, for browsers that predate it
+            ])
+        return self._built[1]
+
+    def _script_hashes(self, stamp: int | None) -> list[str]:
+        """Hashes of the built pages, read on first use and again whenever they are rebuilt."""
+        if stamp is None or self._html_dir is None:
+            return []
         if self._hashes is None or self._hashes[0] != stamp:
-            self._hashes = (stamp, inline_script_hashes(html_dir))
+            self._hashes = (stamp, inline_script_hashes(self._html_dir))
         return self._hashes[1]
 
 

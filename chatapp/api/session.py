@@ -7,14 +7,15 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chatapp.api.cookies import served_over_https, session_cookie
+from chatapp.api.cookies import request_headers, served_over_https, session_cookie
+from chatapp.api.security import EVENT_PATH
 from chatapp.config import get_settings
 from chatapp.db import session_scope
 from chatapp.services.identity import accounts, tokens
 
 # Requests that never need a session: Reflex's socket, uploads, static assets.
 SKIP_PREFIXES = (
-    "/_event", "/_upload", "/_health", "/ping", "/assets/", "/_next/", "/favicon", "/auth/",
+    EVENT_PATH, "/_upload", "/_health", "/ping", "/assets/", "/_next/", "/favicon", "/auth/",
 )
 
 
@@ -34,7 +35,7 @@ class SessionCookieMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = request_headers(scope)
         if "text/html" not in headers.get("accept", ""):
             await self.app(scope, receive, send)
             return

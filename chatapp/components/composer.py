@@ -68,10 +68,15 @@ def meter() -> rx.Component:
     )
 
 
+def streaming_here() -> rx.Var[bool]:
+    """The thread on screen is the one whose reply is streaming in this tab."""
+    return LiveState.active & (LiveState.thread_id == ThreadState.current_thread_id)
+
+
 def send_or_stop() -> rx.Component:
     # Stop belongs to the thread that is streaming; other threads keep their Send button.
     return rx.cond(
-        LiveState.active & (LiveState.thread_id == ThreadState.current_thread_id),
+        streaming_here(),
         rx.button(
             rx.icon("square", size=14), "Stop", type="button", color_scheme="gray",
             on_click=LiveState.stop, loading=LiveState.stopping, data_testid="stop-button",

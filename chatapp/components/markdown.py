@@ -38,19 +38,12 @@ def _code_block(value: object, **props: object) -> rx.Component:
     )
 
 
-def _image(*children: object, **props: object) -> rx.Component:
-    # react-markdown passes src/alt/title through the `{...props}` spread.
-    return _SafeImage.create(*children, **props)
-
-
-def _link(*children: object, **props: object) -> rx.Component:
-    return _SafeLink.create(*children, **props)
-
-
 def markdown(content: rx.Var | str, **props: object) -> rx.Component:
     # use_raw=False: HTML in model output is shown as text, never rendered. react-markdown's
     # default urlTransform still applies and blanks javascript:, vbscript:, data: and the like.
     return rx.markdown(
         content, use_raw=False, class_name="md",
-        component_map={"pre": _code_block, "img": _image, "a": _link}, **props,
+        # react-markdown passes src/alt/title/href through the `{...props}` spread.
+        component_map={"pre": _code_block, "img": _SafeImage.create, "a": _SafeLink.create},
+        **props,
     )

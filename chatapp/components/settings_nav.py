@@ -56,6 +56,12 @@ def settings_section(title: str, *children: rx.Component) -> rx.Component:
                      class_name="settings-section")
 
 
+def settings_notice(notice: rx.Var[str], testid: str) -> rx.Component:
+    """The page's notice (why something was refused), shown while there is one."""
+    return rx.cond(notice != "", rx.callout(notice, icon="info", color_scheme="red", size="1",
+                                            data_testid=testid))
+
+
 def settings_frame(body: rx.Component, *, heading: str, links: Sequence[SettingsLink],
                    current: str, max_width: str = "640px") -> rx.Component:
     """A settings page: back to the chats and the settings navigation on one line (two on a

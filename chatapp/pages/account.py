@@ -7,7 +7,7 @@ from __future__ import annotations
 import reflex as rx
 from reflex_components_core.react_router.dom import ReactRouterLink
 
-from chatapp.components.settings_nav import settings_section
+from chatapp.components.settings_nav import settings_notice, settings_section
 from chatapp.state.account import (
     DELETE_CONFIRMATION,
     AccountState,
@@ -101,9 +101,7 @@ def danger_zone() -> rx.Component:
 
 def body() -> rx.Component:
     return rx.fragment(
-        rx.cond(AccountState.notice != "",
-                rx.callout(AccountState.notice, icon="info", color_scheme="red", size="1",
-                           data_testid="account-notice")),
+        settings_notice(AccountState.notice, "account-notice"),
         profile(),
         rx.link("Your own API keys →", href="/settings/keys", size="2", data_testid="keys-link"),
         rx.cond(

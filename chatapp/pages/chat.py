@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chatapp.components.composer import composer
+from chatapp.components.composer import composer, streaming_here
 from chatapp.components.message import live_reply, message
 from chatapp.components.sidebar import sidebar
-from chatapp.state.live import LiveState
 from chatapp.state.thread import ThreadState
 
 
@@ -45,7 +44,7 @@ def conversation() -> rx.Component:
             ),
             rx.foreach(ThreadState.messages, message),
             rx.cond(
-                LiveState.active & (LiveState.thread_id == ThreadState.current_thread_id),
+                streaming_here(),
                 live_reply(),
             ),
             class_name="messages-inner",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chatapp.components.settings_nav import settings_notice
 from chatapp.state.keys import KeyRow, KeysState
 
 
@@ -94,9 +95,7 @@ def body() -> rx.Component:
             "encrypted; only their last four characters are ever shown again.",
             size="2", color_scheme="gray",
         ),
-        rx.cond(KeysState.notice != "",
-                rx.callout(KeysState.notice, icon="info", color_scheme="red", size="1",
-                           data_testid="keys-notice")),
+        settings_notice(KeysState.notice, "keys-notice"),
         rx.cond(
             KeysState.signed_in,
             rx.vstack(rx.foreach(KeysState.rows, key_row), spacing="5", width="100%"),

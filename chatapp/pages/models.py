@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chatapp.components.settings_nav import settings_section
+from chatapp.components.settings_nav import settings_notice, settings_section
 from chatapp.state.models_page import SERVER_DEFAULT, ModelRow, ModelSettingsState
 
 
@@ -72,9 +72,7 @@ def default_picker() -> rx.Component:
 
 def body() -> rx.Component:
     return rx.fragment(
-        rx.cond(ModelSettingsState.notice != "",
-                rx.callout(ModelSettingsState.notice, icon="info", color_scheme="red", size="1",
-                           data_testid="models-notice")),
+        settings_notice(ModelSettingsState.notice, "models-notice"),
         settings_section(
             "Default for new chats",
             rx.text("New chats start with this model when it is available to you.", size="2",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chatapp.components.settings_nav import settings_section
+from chatapp.components.settings_nav import settings_notice, settings_section
 from chatapp.state.usage import BreakdownRow, RequestRow, UsageState
 
 
@@ -114,9 +114,7 @@ def recent_table() -> rx.Component:
 
 def body() -> rx.Component:
     return rx.fragment(
-        rx.cond(UsageState.notice != "",
-                rx.callout(UsageState.notice, icon="info", color_scheme="red", size="1",
-                           data_testid="usage-notice")),
+        settings_notice(UsageState.notice, "usage-notice"),
         rx.flex(
             totals(), rx.spacer(),
             rx.button(rx.icon("download", size=14), "Export CSV", variant="soft",
