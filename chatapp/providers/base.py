@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator
@@ -112,6 +113,13 @@ class Provider(ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+async def close_quietly(provider: Provider) -> None:
+    """Close an adapter once its request ended; a failure to close changes nothing for the
+    request (its result and accounting stand)."""
+    with contextlib.suppress(Exception):
+        await provider.aclose()
 
 
 @dataclass(slots=True)

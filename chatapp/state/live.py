@@ -31,8 +31,7 @@ FOLLOW_AWAY_POLLS = 4  # a reload's reconnect takes less; a closed tab stays awa
 
 
 class LiveState(rx.State):
-    active: bool = False
-    message_id: str = ""
+    message_id: str = ""  # the reply drawn live ("" when none)
     thread_id: str = ""
     # The live text is `head + tail`; only `tail` changes until a paragraph completes.
     head: str = ""
@@ -43,6 +42,11 @@ class LiveState(rx.State):
     _follow: str = ""
     _last_tail_flush: float = 0.0
 
+    @rx.var
+    def active(self) -> bool:
+        """A reply is drawn live in this tab."""
+        return bool(self.message_id)
+
     def _show(self, snap: ReplySnapshot) -> None:
         split = get_settings().stream_live_split
         cut = streaming.stable_prefix_length(snap.text) if split else 0
@@ -52,9 +56,11 @@ class LiveState(rx.State):
         if head == self.head and len(tail) > 2000 and throttled:
             return
         self._last_tail_flush = now
+        # Only what changed is assigned: every assignment is sent to the browser.
         if head != self.head:
             self.head = head
-        self.tail = tail
+        if tail != self.tail:
+            self.tail = tail
         if snap.reasoning != self.reasoning:
             self.reasoning = snap.reasoning
 
@@ -68,8 +74,10 @@ class LiveState(rx.State):
         settings = get_settings()
 
         async def publish(snap: ReplySnapshot) -> None:
+            if snap.status != MessageStatus.STREAMING:
+                return  # the final one: _land shows it
             async with self:
-                if self.message_id == snap.message_id and snap.status == MessageStatus.STREAMING:
+                if self.message_id == snap.message_id:
                     self._show(snap)
 
         try:
@@ -95,7 +103,8 @@ class LiveState(rx.State):
         stored = final.stored
         if stored is None:
             with contextlib.suppress(Exception):
-                stored = await generation.load_message(final.message_id)
+                found = await generation.load_snapshot(final.message_id)
+                stored = found.stored if found is not None else None
         view = message_view(stored) if stored is not None else snapshot_view(final)
         async with self:
             await self._apply_final(final, view)
@@ -145,14 +154,14 @@ class LiveState(rx.State):
             if snap.status not in ACTIVE_STATUSES:
                 break
             async with self:
-                if self.message_id != message_id or not self.active:
+                if self.message_id != message_id:
                     return  # the tab moved on
                 self._show(snap)
         await self._land(snap)
 
     @rx.event
     async def stop(self) -> None:
-        if not self.active or not self.message_id:
+        if not self.message_id:
             return
         message_id = self.message_id
         try:
@@ -173,7 +182,7 @@ class LiveState(rx.State):
 
 def begin(state: LiveState, *, message_id: str, thread_id: str) -> None:
     """Draw the reply this tab is about to generate (run_generation picks it up)."""
-    state.active, state.stopping = True, False
+    state.stopping = False
     state.message_id, state.thread_id = message_id, thread_id
     state.head = state.tail = state.reasoning = ""
     state._pending = message_id
@@ -189,11 +198,11 @@ def watch(state: LiveState, *, message_id: str, thread_id: str, text: str) -> No
 
 def reset(state: LiveState) -> None:
     """No live block any more."""
-    state.active, state.stopping = False, False
+    state.stopping = False
     state.message_id = state.thread_id = state.head = state.tail = state.reasoning = ""
     state._pending = ""
 
 
 def writes(state: LiveState, message_id: str) -> bool:
     """Whether this tab's live block is drawing `message_id`."""
-    return state.active and state.message_id == message_id
+    return bool(message_id) and state.message_id == message_id

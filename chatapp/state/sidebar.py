@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import reflex as rx
 
 from chatapp import db
@@ -35,16 +37,13 @@ async def refresh(state: SidebarState, user_id: str) -> None:
 
 
 def mark_generating(state: SidebarState, thread_id: str, generating: bool) -> None:
-    state.threads = [
-        ThreadItem(t.id, t.title, t.group, t.first_in_group, generating)
-        if t.id == thread_id else t
-        for t in state.threads
-    ]
+    _change(state, thread_id, generating=generating)
 
 
 def set_title(state: SidebarState, thread_id: str, title: str) -> None:
-    state.threads = [
-        ThreadItem(t.id, title, t.group, t.first_in_group, t.generating)
-        if t.id == thread_id else t
-        for t in state.threads
-    ]
+    _change(state, thread_id, title=title)
+
+
+def _change(state: SidebarState, thread_id: str, **changes: object) -> None:
+    state.threads = [dataclasses.replace(t, **changes) if t.id == thread_id else t
+                     for t in state.threads]

@@ -256,7 +256,7 @@ async def _stop(w: World, tab: Tab) -> set[str]:
     assert not (await tab.state(LiveState)).stopping
     # Even a tab whose live block somehow pointed at Alice's reply cannot stop it.
     async with tab.modify(LiveState) as live:
-        live.active, live.message_id = True, a.streaming_reply_id
+        live.message_id = a.streaming_reply_id
         live.thread_id = a.streaming_thread_id
     out = await tab.call(LiveState, "stop")
     assert ((await tab.state(LiveState)).stopping, out.errors) == (False, [])

@@ -12,11 +12,11 @@ from chatapp import db
 from chatapp.config import Settings
 from chatapp.errors import NotFoundError, OwnKeyUnavailableError
 from chatapp.models import Thread, User
-from chatapp.providers.base import Usage, estimate_tokens
+from chatapp.providers.base import Provider, Usage, estimate_tokens
 from chatapp.providers.catalog import PROVIDERS, ModelInfo, get_model
 from chatapp.services.billing import budgets, money, usage
 from chatapp.services.billing.store import Bucket
-from chatapp.services.catalog import keys
+from chatapp.services.catalog import keys, preferences, serving
 from chatapp.services.identity import tiers
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,10 @@ async def admit(
 
 
 def _tier_and_own(session: Session, *, user_id: str, model: ModelInfo) -> tuple[tiers.Tier, bool]:
-    user = session.get(User, user_id)
-    if user is None:
+    if session.get(User, user_id) is None:
         raise NotFoundError("user not found")
-    return tiers.tier_of(user), model.provider in keys.own_key_providers(session,
-                                                                           user_id=user_id)
+    access = preferences.access_for(session, user_id=user_id)
+    return access.tier, model.provider in access.own_key_providers
 
 
 async def release(settings: Settings, admission: Admission | None) -> None:
@@ -111,6 +110,25 @@ def charged_usage(
         return None
     return Usage(input_tokens=estimate_tokens(prompt_chars),
                  output_tokens=estimate_tokens(produced_chars), estimated=True)
+
+
+async def settle(
+    settings: Settings, *, admission: Admission | None, user_id: str, thread_id: str,
+    message_id: str | None, model: ModelInfo | None, usage_seen: Usage | None,
+    prompt_chars: int, produced_chars: int, accepted: bool, outcome: str,
+    first_token_ms: int | None, duration_ms: int | None, patience: float = 0.0,
+) -> None:
+    """Once a request for the user has ended: pay for what it used (`charged_usage`), or give
+    the reservation back when no request was made (`model` None: refused before sending)."""
+    if model is None:
+        await release(settings, admission)
+        return
+    charged = charged_usage(usage_seen=usage_seen, prompt_chars=prompt_chars,
+                            produced_chars=produced_chars, accepted=accepted)
+    await account_for_reply(
+        settings, admission=admission, user_id=user_id, thread_id=thread_id,
+        message_id=message_id, model=model, charged=charged, outcome=outcome,
+        first_token_ms=first_token_ms, duration_ms=duration_ms, patience=patience)
 
 
 async def account_for_reply(
@@ -150,11 +168,22 @@ async def own_key_for(settings: Settings, *, user_id: str, model: ModelInfo) -> 
     """{provider: key}: the user's decrypted key for the model's provider, for a request
     admitted on it (never logged). OwnKeyUnavailableError when it was deleted since, or no
     longer opens: such a request fails rather than fall back to the server's key."""
-    found = await db.run(lambda s: keys.load_keys(s, settings=settings, user_id=user_id,
-                                                  providers=[model.provider]))
-    if model.provider not in found:
+    key = await db.run(lambda s: keys.load_key(s, settings=settings, user_id=user_id,
+                                               provider=model.provider))
+    if key is None:
         raise OwnKeyUnavailableError(PROVIDERS[model.provider].label)
-    return found
+    return {model.provider: key}
+
+
+async def resolve_admitted(
+    settings: Settings, admission: Admission, *, user_id: str, model: ModelInfo,
+    resolve: serving.ProviderResolver,
+) -> tuple[ModelInfo, Provider]:
+    """The adapter for a request as it was admitted: on the user's own key (which must still
+    be there) or on the server's."""
+    own = (await own_key_for(settings, user_id=user_id, model=model)
+           if admission.own_key else None)
+    return resolve(settings, model.id, own)
 
 
 async def meter_label(settings: Settings, *, user_id: str, model_id: str,

@@ -108,6 +108,16 @@ def available_models(
     ]
 
 
+def model_or_raise(model_id: str) -> ModelInfo:
+    """The catalog entry, or ModelUnavailableError for a model this server does not know."""
+    model = get_model(model_id)
+    if model is None:
+        raise ModelUnavailableError(
+            f"unknown model {model_id!r}", user_message=f"Unknown model “{model_id}”."
+        )
+    return model
+
+
 # resolve(settings, model_id, own_keys): what generation and titles get their adapter from.
 ProviderResolver = Callable[[Settings, str, Mapping[str, str] | None], tuple[ModelInfo, Provider]]
 
@@ -120,11 +130,7 @@ def resolve(
     With the user's own key for the model's provider in `own_keys`, the adapter uses it;
     otherwise the server's key, as configured.
     """
-    model = get_model(model_id)
-    if model is None:
-        raise ModelUnavailableError(
-            f"unknown model {model_id!r}", user_message=f"Unknown model “{model_id}”."
-        )
+    model = model_or_raise(model_id)
     creds = credentials(settings, model.provider, own_keys)
     if creds is None:
         preset = PROVIDERS[model.provider]

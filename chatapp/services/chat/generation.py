@@ -17,14 +17,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from chatapp import db
 from chatapp.cache import StopSignals, get_stop_signals
 from chatapp.config import Settings
-from chatapp.errors import ChatappError, ModelUnavailableError, ProviderError, ValidationError
+from chatapp.errors import ChatappError, ProviderError, ValidationError
 from chatapp.models import ACTIVE_STATUSES, Message, MessageStatus, Thread
-from chatapp.models.base import storable, utcnow
+from chatapp.models.base import utcnow
 from chatapp.providers.base import (
     Accepted,
     Provider,
@@ -32,8 +32,9 @@ from chatapp.providers.base import (
     StreamRequest,
     TextDelta,
     Usage,
+    close_quietly,
 )
-from chatapp.providers.catalog import ModelInfo, get_model
+from chatapp.providers.catalog import ModelInfo
 from chatapp.services.billing import ledger
 from chatapp.services.catalog import serving
 from chatapp.services.chat import leases, turns
@@ -136,16 +137,9 @@ async def _run(
         if admission is None:
             raise ValidationError("reply was never admitted",
                                   user_message="This reply was not set up. Retry to try again.")
-        model_id = reply.model or thread.model_id
-        entry = get_model(model_id)
-        if entry is None:
-            raise ModelUnavailableError(f"unknown model {model_id!r}",
-                                        user_message=f"Unknown model “{model_id}”.")
-        if admission.own_key:
-            own = await ledger.own_key_for(settings, user_id=thread.user_id, model=entry)
-            model, provider = resolve(settings, model_id, own)
-        else:
-            model, provider = resolve(settings, model_id, None)  # the server's key
+        entry = serving.model_or_raise(reply.model or thread.model_id)
+        model, provider = await ledger.resolve_admitted(
+            settings, admission, user_id=thread.user_id, model=entry, resolve=resolve)
         max_out = ledger.max_output_tokens(settings, model)
         context_window = model.context_window
         prompt = await db.run_patiently(
@@ -199,7 +193,7 @@ async def _run(
             with contextlib.suppress(BaseException):
                 await producer
         if provider is not None:
-            await _close(provider)
+            await close_quietly(provider)
         if outcome is MessageStatus.INTERRUPTED:
             error, code = leases.INTERRUPTED_NOTE, leases.INTERRUPTED_CODE
         else:
@@ -216,19 +210,13 @@ async def _run(
         with contextlib.suppress(Exception):  # a stop signal left behind expires by itself
             await signals.clear(message_id)
         if stored is not None:  # this task ended the reply: it pays for it, once
-            if model is not None:
-                charged = ledger.charged_usage(
-                    usage_seen=progress.usage, prompt_chars=prompt_chars,
-                    produced_chars=len(snap.text) + len(snap.reasoning),
-                    accepted=progress.accepted)
-                await asyncio.shield(ledger.account_for_reply(
-                    settings, admission=admission, user_id=thread.user_id,
-                    thread_id=thread.id, message_id=message_id, model=model, charged=charged,
-                    outcome=outcome.value, first_token_ms=ttft, duration_ms=duration,
-                    patience=FINAL_WRITE_PATIENCE_SECONDS,
-                ))
-            else:  # refused before any request was made
-                await asyncio.shield(ledger.release(settings, admission))
+            await asyncio.shield(ledger.settle(
+                settings, admission=admission, user_id=thread.user_id, thread_id=thread.id,
+                message_id=message_id, model=model, usage_seen=progress.usage,
+                prompt_chars=prompt_chars, produced_chars=len(snap.text) + len(snap.reasoning),
+                accepted=progress.accepted, outcome=outcome.value, first_token_ms=ttft,
+                duration_ms=duration, patience=FINAL_WRITE_PATIENCE_SECONDS,
+            ))
             snap = replace(snap, stored=stored)
         elif writer.lost:
             log.info("reply %s was ended elsewhere; its final write was dropped", message_id)
@@ -318,7 +306,7 @@ async def _consume(provider: Provider, request: StreamRequest, progress: _Progre
             if isinstance(event, TextDelta):
                 progress.text.append(event.text)
             elif isinstance(event, ReasoningDelta):
-                progress.reasoning.append(storable(event.text))
+                progress.reasoning.append(event.text)
             elif isinstance(event, Accepted):
                 progress.accepted = True
                 continue
@@ -333,12 +321,6 @@ async def _consume(provider: Provider, request: StreamRequest, progress: _Progre
             progress.news.set()
     finally:
         await stream.aclose()
-
-
-async def _close(provider: Provider) -> None:
-    """Close the adapter's HTTP client now, not from a finalizer on some other event loop."""
-    with contextlib.suppress(Exception):
-        await provider.aclose()
 
 
 def _held(message_id: str, owner: str) -> sa.ColumnElement[bool]:
@@ -403,27 +385,19 @@ def _finish(
     return session.get(Message, snap.message_id, populate_existing=True)
 
 
-async def owner_of(thread_id: str) -> str:
-    """The user a thread belongs to ("" when it is gone)."""
-    thread = await db.run(lambda s: s.get(Thread, thread_id))
-    return thread.user_id if thread is not None else ""
-
-
-async def load_message(message_id: str) -> Message | None:
-    """The stored reply, as the list shows it once streaming ends."""
-    return await db.run(lambda s: s.get(Message, message_id))
-
-
 async def load_snapshot(message_id: str) -> ReplySnapshot | None:
     """The stored state of a reply (what another tab shows while it streams elsewhere)."""
 
     def load(session: Session) -> ReplySnapshot | None:
-        msg = session.get(Message, message_id)
-        thread = session.get(Thread, msg.thread_id) if msg is not None else None
-        if msg is None or thread is None:
+        found = session.exec(
+            select(Message, Thread.user_id).join(Thread, col(Thread.id) == col(Message.thread_id))
+            .where(Message.id == message_id)
+        ).first()
+        if found is None:
             return None
+        msg, user_id = found
         return ReplySnapshot(msg.id, msg.thread_id, msg.content, msg.reasoning, msg.status,
-                             msg.error, msg.error_code, user_id=thread.user_id, stored=msg,
+                             msg.error, msg.error_code, user_id=user_id, stored=msg,
                              orphaned=leases.is_orphaned(msg))
 
     return await db.run(load)

@@ -134,16 +134,12 @@ async def end_orphans(
 
 async def _settle(settings: Settings, msg: Message, user_id: str) -> None:
     admission = ledger.from_json(msg.admission)
-    model = get_model(msg.model) if msg.model else None
-    if msg.status == MessageStatus.PENDING or model is None:
-        # Never claimed by a writer: no request went out, so nothing is owed.
-        await ledger.release(settings, admission)
-        return
-    charged = ledger.charged_usage(
-        usage_seen=None, prompt_chars=admission.prompt_chars if admission else 0,
-        produced_chars=len(msg.content) + len(msg.reasoning), accepted=True)
-    await ledger.account_for_reply(
+    # Never claimed by a writer: no request went out, so nothing is owed (model None).
+    claimed = msg.status != MessageStatus.PENDING
+    await ledger.settle(
         settings, admission=admission, user_id=user_id, thread_id=msg.thread_id,
-        message_id=msg.id, model=model, charged=charged, outcome="interrupted",
-        first_token_ms=msg.first_token_ms, duration_ms=None,
+        message_id=msg.id, model=get_model(msg.model) if msg.model and claimed else None,
+        usage_seen=None, prompt_chars=admission.prompt_chars if admission else 0,
+        produced_chars=len(msg.content) + len(msg.reasoning), accepted=True,
+        outcome="interrupted", first_token_ms=msg.first_token_ms, duration_ms=None,
     )

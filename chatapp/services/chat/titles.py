@@ -12,7 +12,13 @@ from chatapp import db
 from chatapp.config import Settings
 from chatapp.errors import ChatappError
 from chatapp.models import Message, MessageRole, MessageStatus, Thread
-from chatapp.providers.base import Accepted, ChatMessage, StreamCollector, StreamRequest
+from chatapp.providers.base import (
+    Accepted,
+    ChatMessage,
+    StreamCollector,
+    StreamRequest,
+    close_quietly,
+)
 from chatapp.providers.catalog import get_model
 from chatapp.services.billing import ledger
 from chatapp.services.catalog import serving
@@ -85,11 +91,8 @@ async def generate_title(
     outcome = "complete"
     started = time.monotonic()
     try:
-        if admission.own_key:
-            own = await ledger.own_key_for(settings, user_id=thread.user_id, model=entry)
-            model, provider = resolve(settings, thread.model_id, own)
-        else:
-            model, provider = resolve(settings, thread.model_id, None)  # the server's key
+        model, provider = await ledger.resolve_admitted(
+            settings, admission, user_id=thread.user_id, model=entry, resolve=resolve)
         request = StreamRequest(model=model.api_model, messages=messages,
                                 max_tokens=TITLE_MAX_TOKENS, temperature=0.2)
 
@@ -105,18 +108,13 @@ async def generate_title(
         outcome = "error"
     finally:
         if provider is not None:
-            await provider.aclose()
-        if model is not None:
-            charged = ledger.charged_usage(
-                usage_seen=collected.usage, prompt_chars=prompt_chars,
-                produced_chars=len(collected.content), accepted=accepted)
-            await ledger.account_for_reply(
-                settings, admission=admission, user_id=thread.user_id, thread_id=thread.id,
-                message_id=None, model=model, charged=charged, outcome=outcome,
-                first_token_ms=None, duration_ms=int((time.monotonic() - started) * 1000),
-            )
-        else:
-            await ledger.release(settings, admission)
+            await close_quietly(provider)
+        await ledger.settle(
+            settings, admission=admission, user_id=thread.user_id, thread_id=thread.id,
+            message_id=None, model=model, usage_seen=collected.usage, prompt_chars=prompt_chars,
+            produced_chars=len(collected.content), accepted=accepted, outcome=outcome,
+            first_token_ms=None, duration_ms=int((time.monotonic() - started) * 1000),
+        )
     if outcome != "complete":
         return None
     # Small models often open with a blank line: the title is the first line with text.
