@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 
 class ChatappError(Exception):
     """Base of all chatapp errors. `user_message` is safe to show in the UI; `retryable` says
@@ -185,6 +187,7 @@ def retryable(error_code: str | None) -> bool:
     return found.retryable if found is not None else True
 
 
+@functools.cache  # every error class is defined in this module, before the first call
 def _by_name() -> dict[str, type[ChatappError]]:
     classes: dict[str, type[ChatappError]] = {}
     stack: list[type[ChatappError]] = [ChatappError]

@@ -109,7 +109,7 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("ollama", "llama3.2", "Llama 3.2 (Ollama)", 131_072),
 )
 
-_index: tuple[tuple[ModelInfo, ...], dict[str, ModelInfo]] = ((), {})
+MODELS_BY_ID: dict[str, ModelInfo] = {m.id: m for m in MODELS}
 
 
 def all_models() -> tuple[ModelInfo, ...]:
@@ -118,10 +118,7 @@ def all_models() -> tuple[ModelInfo, ...]:
 
 
 def get_model(model_id: str) -> ModelInfo | None:
-    global _index
-    if _index[0] is not MODELS:  # built once per catalog, rebuilt if the list is replaced
-        _index = (MODELS, {m.id: m for m in MODELS})
-    return _index[1].get(model_id)
+    return MODELS_BY_ID.get(model_id)
 
 
 def key_providers() -> tuple[str, ...]:

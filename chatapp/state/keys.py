@@ -35,18 +35,19 @@ class KeyRow:
 def key_rows(stored: list[keys.KeyInfo]) -> list[KeyRow]:
     """One row per provider that takes a key, with what is stored for it."""
     by_provider = {k.provider: k for k in stored}
-    rows = []
-    for provider in key_providers():
-        info = by_provider.get(provider)
-        row = KeyRow(provider, PROVIDERS[provider].label)
-        if info is not None:
-            row.saved, row.last4 = True, info.last4
-            if info.test_ok is not None:
-                row.status = "ok" if info.test_ok else "failed"
-                row.message = info.test_message or ""
-                row.tested_at = when(info.tested_at)
-        rows.append(row)
-    return rows
+    return [key_row(provider, by_provider.get(provider)) for provider in key_providers()]
+
+
+def key_row(provider: str, info: keys.KeyInfo | None) -> KeyRow:
+    """A provider's row: empty, or with its stored key's last digits and last test."""
+    row = KeyRow(provider, PROVIDERS[provider].label)
+    if info is not None:
+        row.saved, row.last4 = True, info.last4
+        if info.test_ok is not None:
+            row.status = "ok" if info.test_ok else "failed"
+            row.message = info.test_message or ""
+            row.tested_at = when(info.tested_at)
+    return row
 
 
 class KeysState(rx.State):
@@ -58,11 +59,11 @@ class KeysState(rx.State):
 
     def _put(self, info: keys.KeyInfo) -> None:
         """Show one stored key's new state (its row only)."""
-        (fresh,) = [r for r in key_rows([info]) if r.provider == info.provider]
+        fresh = key_row(info.provider, info)
         self.rows = [fresh if r.provider == info.provider else r for r in self.rows]
 
     def _remove(self, provider: str) -> None:
-        self.rows = [KeyRow(r.provider, r.label) if r.provider == provider else r
+        self.rows = [key_row(provider, None) if r.provider == provider else r
                      for r in self.rows]
 
     @rx.event

@@ -89,9 +89,9 @@ class UsageState(rx.State):
             return
         data = await db.run(lambda s: usage.summary(s, user_id=user_id, days=DAYS,
                                                     latest=RECENT))
-        self.days = [dataclasses.asdict(DayPoint(d.date.strftime("%m-%d"),
-                                                  d.cost_microusd / 1_000_000, d.input_tokens,
-                                                  d.output_tokens)) for d in data.days]
+        self.days = [dataclasses.asdict(DayPoint(
+            d.date.strftime("%m-%d"), d.cost_microusd / money.ONE_DOLLAR, d.input_tokens,
+            d.output_tokens)) for d in data.days]
         self.models = [_breakdown(b) for b in data.models]
         self.providers = [_breakdown(b) for b in data.providers]
         self.recent = [_request(r) for r in data.recent]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import reflex as rx
 
@@ -76,17 +77,18 @@ def forget_cached_sessions() -> None:
 async def user_or_notice(state: rx.State) -> str | None:
     """The session's user id (made now for a visitor); else the reason goes to the state's
     `notice` and None returns."""
-    try:
-        return await current_user_id(state)
-    except ChatappError as exc:
-        state.notice = exc.user_message  # type: ignore[attr-defined]
-        return None
+    return await _or_notice(state, current_user_id)
 
 
 async def reader_or_notice(state: rx.State) -> str | None:
     """As user_or_notice, for pages that only read: VISITOR for a visitor, nothing made."""
+    return await _or_notice(state, reader_id)
+
+
+async def _or_notice(state: rx.State,
+                     resolve: Callable[[rx.State], Awaitable[str]]) -> str | None:
     try:
-        return await reader_id(state)
+        return await resolve(state)
     except ChatappError as exc:
         state.notice = exc.user_message  # type: ignore[attr-defined]
         return None

@@ -36,6 +36,7 @@ def with_preset(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The catalog with the new entry in it (what editing catalog.py does)."""
     monkeypatch.setitem(catalog.PROVIDERS, PRESET.id, PRESET)
     monkeypatch.setattr(catalog, "MODELS", (*catalog.MODELS, MODEL))
+    monkeypatch.setitem(catalog.MODELS_BY_ID, MODEL.id, MODEL)
     yield
 
 

@@ -1,7 +1,7 @@
 """Spending allowances per tier: admission before a request, settling after, the composer's meter.
 
 Amounts are integer micro-USD, priced from the catalog. The buckets themselves live in
-budget_store.py (Redis when configured, else the database); this module decides which buckets a
+store.py (Redis when configured, else the database); this module decides which buckets a
 request draws on, what it may cost, and what the user is told.
 """
 
@@ -10,29 +10,21 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from chatapp import db
 from chatapp.config import Settings
 from chatapp.errors import BudgetExceededError
 from chatapp.providers.catalog import PROVIDERS, get_model
+from chatapp.services.billing import money
 from chatapp.services.billing.store import (
-    Admission,
     Bucket,
     BudgetStore,
     DatabaseBudgetStore,
-    Level,
     RedisBudgetStore,
 )
 from chatapp.services.identity.addresses import address_key
 from chatapp.services.identity.tiers import Tier
-
-__all__ = [
-    "Admission", "Bucket", "BudgetStore", "DatabaseBudgetStore", "Level",
-    "Meter", "RedisBudgetStore", "Reservation", "WayOut", "admit", "buckets_for",
-    "format_duration", "get_budget_store", "limit_for", "meter",
-    "refund", "settle", "ways_out", "window_seconds",
-]
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +70,7 @@ class Meter:
 def limit_for(settings: Settings, tier: Tier) -> int:
     usd = {"anonymous": settings.budget_anonymous_usd, "free": settings.budget_free_usd,
            "pro": settings.budget_pro_usd}[tier]
-    return round(usd * 1_000_000)
+    return money.from_usd(usd)
 
 
 def window_seconds(settings: Settings) -> float:
@@ -92,14 +84,10 @@ def get_budget_store(settings: Settings) -> BudgetStore:
     return DatabaseBudgetStore(db.get_engine())
 
 
-_REDIS_STORES: dict[str, RedisBudgetStore] = {}
-
-
+@lru_cache
 def _redis_store(url: str) -> RedisBudgetStore:
     # One client per process: its connection pool serves every request.
-    if url not in _REDIS_STORES:
-        _REDIS_STORES[url] = RedisBudgetStore(url)
-    return _REDIS_STORES[url]
+    return RedisBudgetStore(url)
 
 
 def buckets_for(settings: Settings, *, user_id: str, tier: Tier,
@@ -107,7 +95,7 @@ def buckets_for(settings: Settings, *, user_id: str, tier: Tier,
     """The user's bucket; anonymous users also share one per client address."""
     buckets = [Bucket(f"user:{user_id}", limit_for(settings, tier))]
     if tier == "anonymous" and client_ip:
-        per_ip = round(settings.budget_anonymous_per_ip_usd * 1_000_000)
+        per_ip = money.from_usd(settings.budget_anonymous_per_ip_usd)
         buckets.append(Bucket(address_key(client_ip), per_ip))
     return tuple(buckets)
 

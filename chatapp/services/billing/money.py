@@ -14,6 +14,11 @@ MicroUSD = int
 ONE_DOLLAR: MicroUSD = 1_000_000
 
 
+def from_usd(usd: float) -> MicroUSD:
+    """A configured dollar amount (a budget) in micro-USD."""
+    return round(usd * ONE_DOLLAR)
+
+
 def _micro(tokens: int, usd_per_million: float) -> Decimal:
     # Per-million prices make micro-USD simply tokens × price; Decimal keeps 1.1 × 1000 exact.
     return tokens * Decimal(str(usd_per_million))

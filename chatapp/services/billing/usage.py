@@ -13,12 +13,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from chatapp.errors import ValidationError
-from chatapp.models import Thread, UsageRecord
+from chatapp.models import MessageStatus, Thread, UsageRecord
 from chatapp.models.base import utcnow
 from chatapp.providers.catalog import PROVIDERS, get_model
 from chatapp.services.billing import money
 
-OUTCOMES = ("complete", "error", "cancelled", "interrupted")
+# How a request ended: a reply's final status (a title's is complete or error).
+OUTCOMES = tuple(s.value for s in MessageStatus if not s.is_active)
 CSV_HEADER = (
     "time", "thread_id", "thread_title", "provider", "model", "input_tokens", "output_tokens",
     "reasoning_tokens", "cached_tokens", "cost_usd", "own_key", "first_token_ms", "duration_ms",

@@ -225,4 +225,5 @@ def settings_page(session: Session, settings: Settings, *, user_id: str
 def for_composer(session: Session, settings: Settings, *, user_id: str
                  ) -> tuple[Preferences, list[PickerModel]]:
     """What a chat page needs of the user's preferences: them, and their model picker."""
-    return get(session, user_id=user_id), picker_for_user(session, settings, user_id=user_id)
+    prefs = get(session, user_id=user_id)
+    return prefs, picker_models(settings, prefs, access_for(session, user_id=user_id))

@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatapp.config import Settings
+from chatapp.errors import EmailInUseError, UnverifiedEmailError
 
 ERROR_CODES = {
     "cancelled": "Sign-in was cancelled. You are still using chatapp without an account.",
     "invalid": "That sign-in link was invalid or had already been used. Please try again.",
-    "unverified": "Your email address at that provider is not verified. "
-    "Verify it there, then sign in again.",
+    "unverified": UnverifiedEmailError.user_message,
     "provider_error": "The sign-in provider reported an error. Please try again later.",
     "unknown_provider": "That sign-in method is not available on this server.",
-    "email_in_use": "An account with this email address already exists. Sign in the way you "
-    "did before, then add this sign-in method from your account page.",
+    "email_in_use": EmailInUseError.user_message,
 }
 
 

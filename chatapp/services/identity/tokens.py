@@ -73,25 +73,19 @@ def adopt_visitor_token(session: Session, *, token: str, user_agent: str | None)
     user = User(is_anonymous=True)
     session.add(user)
     session.flush()
-    session.add(AuthSession(token_hash=hash_token(token), user_id=user.id,
-                            expires_at=utcnow() + SESSION_LIFETIME,
-                            user_agent=(user_agent or "")[:400] or None))
+    create_session(session, user_id=user.id, lifetime=SESSION_LIFETIME, user_agent=user_agent,
+                   token=token)
     session.flush()
     return user.id
 
 
-def token_has_session(session: Session, *, token: str) -> bool:
-    """Whether a session row (live or not) was ever made for this token."""
-    return session.exec(
-        select(AuthSession.id).where(AuthSession.token_hash == hash_token(token))
-    ).first() is not None
-
-
 def create_session(
-    session: Session, *, user_id: str, lifetime: timedelta, user_agent: str | None = None
+    session: Session, *, user_id: str, lifetime: timedelta, user_agent: str | None = None,
+    token: str | None = None,
 ) -> NewSession:
-    """A fresh random token for `user_id`; only its hash is stored."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    """A session of `user_id` for `token` (a fresh random one when None); only its hash is
+    stored."""
+    token = token or secrets.token_urlsafe(TOKEN_BYTES)
     session.add(
         AuthSession(
             token_hash=hash_token(token),
@@ -103,16 +97,23 @@ def create_session(
     return NewSession(token, user_id, int(lifetime.total_seconds()))
 
 
-def session_for_token(session: Session, *, token: str | None) -> AuthSession | None:
-    """The live session row a raw token belongs to."""
+def _session_row(session: Session, token: str | None) -> AuthSession | None:
+    """The session row (live or not) made for a raw token."""
     if not token or len(token) > 200:
         return None
-    row = session.exec(
+    return session.exec(
         select(AuthSession).where(AuthSession.token_hash == hash_token(token))
     ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
-        return None
-    return row
+
+
+def _is_live(row: AuthSession) -> bool:
+    return row.revoked_at is None and row.expires_at > utcnow()
+
+
+def session_for_token(session: Session, *, token: str | None) -> AuthSession | None:
+    """The live session row a raw token belongs to."""
+    row = _session_row(session, token)
+    return row if row is not None and _is_live(row) else None
 
 
 def user_for_token(session: Session, *, token: str | None) -> str | None:
@@ -155,9 +156,7 @@ class Standing:
 def standing(session: Session, *, token: str | None, secret: str) -> Standing:
     if not token:
         return Standing("unknown")
-    user_id = user_for_token(session, token=token)
-    if user_id is not None:
-        return Standing("live", user_id)
-    if token_has_session(session, token=token):
-        return Standing("ended")
+    row = _session_row(session, token)  # one read: the answer cannot change half-way
+    if row is not None:
+        return Standing("live", row.user_id) if _is_live(row) else Standing("ended")
     return Standing("visitor" if is_visitor_token(secret, token) else "unknown")

@@ -26,20 +26,13 @@ async def become_user(settings: Settings, *, token: str, user_agent: str | None,
                       client_ip: str | None) -> str:
     """The anonymous user of a visitor token, made now: the first time the visitor does
     something that needs one (TooManyVisitorsError past the per-address limit)."""
-    def lookup(session: Session) -> str | None:
-        found = tokens.user_for_token(session, token=token)
-        if found is None and tokens.token_has_session(session, token=token):
-            # Made a moment ago by a racing event of the same tab, or ended (signed out).
-            found = tokens.user_for_token(session, token=token)
-            if found is None:
-                raise SessionExpiredError("the token's session was revoked or expired")
-        return found
-
     if not tokens.is_visitor_token(settings.secret, token):
         raise SessionExpiredError("not a token this server issued")
-    found = await db.run(lookup)
-    if found is not None:
-        return found
+    found = await db.run(lambda s: tokens.standing(s, token=token, secret=settings.secret))
+    if found.kind == "live" and found.user_id:  # made a moment ago by a racing event
+        return found.user_id
+    if found.kind == "ended":  # signed out, revoked or expired
+        raise SessionExpiredError("the token's session was revoked or expired")
     if client_ip and not await get_rate_limiter().allow(
         f"new-anonymous:{addresses.address_key(client_ip)}",
         limit=settings.anonymous_users_per_ip_per_hour, window_seconds=3600,

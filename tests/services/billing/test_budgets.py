@@ -18,16 +18,16 @@ from chatapp.errors import BudgetExceededError
 from chatapp.models.base import new_id
 from chatapp.providers.catalog import get_model
 from chatapp.services.billing import budgets, money
-from chatapp.services.billing.budgets import (
+from chatapp.services.billing.budgets import Reservation
+from chatapp.services.billing.store import (
     Admission,
     Bucket,
     BudgetStore,
     DatabaseBudgetStore,
     Level,
     RedisBudgetStore,
-    Reservation,
-    Tier,
 )
+from chatapp.services.identity.tiers import Tier
 
 REDIS_URL = os.environ.get("CHATAPP_TEST_REDIS_URL")
 needs_redis = pytest.mark.skipif(
