@@ -25,3 +25,13 @@ def storable(text: str) -> str:
     """Text every database can store: PostgreSQL refuses U+0000 in text, so it becomes U+FFFD
     (the replacement character), as a model or a user may well send one."""
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+# The full-text search index (tables, shadow tables, triggers, indexes) is each database's own
+# engine, made by migration 0006 and not described by the models: its names start with this.
+SEARCH_INDEX_PREFIX = "search_"
+
+
+def in_models(name: str | None) -> bool:
+    """Whether a schema object is one the models describe (alembic compares only those)."""
+    return not (name or "").startswith(SEARCH_INDEX_PREFIX)

@@ -10,6 +10,8 @@ from sqlmodel import Field, SQLModel
 
 from chatapp.models.base import new_id, utcnow
 
+MAX_MESSAGE_CHARS = 100_000  # what a user may send (or keep as a draft) in one message
+
 
 class MessageRole(enum.StrEnum):
     SYSTEM = "system"

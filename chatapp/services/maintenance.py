@@ -1,12 +1,14 @@
-"""Housekeeping that runs in every app process: end orphaned replies, prune idle visitors."""
+"""Housekeeping that runs in every app process: end orphaned replies, purge deleted threads
+once their undo window has passed, prune idle visitors."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from chatapp import db
 from chatapp.config import Settings, get_settings
-from chatapp.services.chat import leases
+from chatapp.services.chat import leases, threads
 from chatapp.services.identity import visitors
 
 log = logging.getLogger(__name__)
@@ -14,8 +16,11 @@ PRUNE_EVERY_SECONDS = 3600.0
 
 
 async def sweep_once(settings: Settings) -> list[str]:
-    """End every orphaned reply (see leases.py); the ids ended."""
-    return await leases.end_orphans(settings)
+    """End every orphaned reply (see leases.py), and purge the threads deleted longer ago
+    than their undo window; the ids of the replies ended."""
+    ended = await leases.end_orphans(settings)
+    await db.run(threads.purge_deleted)
+    return ended
 
 
 async def run_forever() -> None:

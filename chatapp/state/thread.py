@@ -11,7 +11,7 @@ import reflex as rx
 from chatapp import db
 from chatapp.errors import NotFoundError
 from chatapp.models import MessageStatus
-from chatapp.services.chat import threads, turns
+from chatapp.services.chat import branches, turns
 from chatapp.state.user import reader_id
 from chatapp.state.views import MessageView, message_view
 
@@ -59,7 +59,7 @@ async def open_thread(state: ThreadState, *, user_id: str, thread_id: str,
 
 async def _load(state: ThreadState, user_id: str) -> str | None:
     try:
-        page = await db.run(lambda s: threads.visible_page(
+        page = await db.run(lambda s: branches.visible_page(
             s, user_id=user_id, thread_id=state.current_thread_id, limit=state._page_size))
     except NotFoundError:
         state.not_found = True

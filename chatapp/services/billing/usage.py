@@ -207,11 +207,13 @@ def _provider_label(provider_id: str) -> str:
 
 
 def _records_with_titles(user_id: str) -> sa.Select[Any]:
-    # The join also checks the thread's owner, so a stray id can never show another's title.
+    # The join also checks the thread's owner, so a stray id can never show another's title;
+    # a deleted thread (even in its undo window) shows none.
     return (
         sa.select(UsageRecord, col(Thread.title))
         .outerjoin(Thread, sa.and_(col(Thread.id) == col(UsageRecord.thread_id),
-                                   col(Thread.user_id) == user_id))
+                                   col(Thread.user_id) == user_id,
+                                   col(Thread.deleted_at).is_(None)))
         .where(col(UsageRecord.user_id) == user_id)
         .order_by(col(UsageRecord.created_at).desc(), col(UsageRecord.id).desc())
     )

@@ -37,7 +37,7 @@ from chatapp.providers.base import (
 from chatapp.providers.catalog import ModelInfo
 from chatapp.services.billing import ledger
 from chatapp.services.catalog import serving
-from chatapp.services.chat import leases, turns
+from chatapp.services.chat import leases, threads, turns
 
 log = logging.getLogger(__name__)
 
@@ -409,11 +409,17 @@ async def request_stop(
 ) -> bool:
     """Ask the generation of `message_id` to stop, if the message is the user's. A reply
     nobody is writing any more is ended at once (True); otherwise its writer is signalled."""
-    from chatapp.services.chat.threads import get_message
-
-    msg, _ = await db.run(lambda s: get_message(s, user_id=session_user_id,
+    msg, _ = await db.run(lambda s: threads.get_message(s, user_id=session_user_id,
                                                 message_id=message_id))
     if leases.is_orphaned(msg):
         return bool(await leases.end_orphans(settings, message_id=message_id))
     await (stop_signals or get_stop_signals()).request(message_id)
     return False
+
+
+async def stop_thread(user_id: str, thread_id: str, *, settings: Settings) -> None:
+    """Stop whatever reply is being written in the user's thread (before it is deleted, say)."""
+    active = await db.run(lambda s: threads.active_reply_id(s, user_id=user_id,
+                                                            thread_id=thread_id))
+    if active:
+        await request_stop(user_id, active, settings=settings)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from chatapp.errors import NotFoundError
-from chatapp.models import ACTIVE_STATUSES, Message, Thread
+from chatapp.models import ACTIVE_STATUSES, Draft, Message, Thread, Visibility
 from chatapp.models.base import utcnow
+
+PAGE_SIZE = 50  # threads per sidebar page
+PINNED_MAX = 200  # pinned threads all come on the first page
+PREVIEW_CHARS = 140
+PURGE_AFTER = timedelta(minutes=2)  # a deleted thread can be undone this long, then it goes
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,19 +25,24 @@ class ThreadSummary:
     title: str
     updated_at: datetime
     generating: bool
+    pinned: bool = False
+    archived: bool = False
+    preview: str = ""  # the start of the newest message on the branch shown
+    message_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class MessagePage:
-    messages: list[Message]  # oldest first, ending at the thread's leaf
-    has_more: bool  # older messages exist above the first one
-    model_id: str = ""  # the model the thread last used
+class ThreadListPage:
+    threads: list[ThreadSummary]
+    cursor: str  # where the next page starts ("" when there is none)
 
 
-def get_thread(session: Session, *, user_id: str, thread_id: str) -> Thread:
-    """The user's thread, or NotFoundError (also when it belongs to someone else)."""
+def get_thread(session: Session, *, user_id: str, thread_id: str,
+               deleted: bool = False) -> Thread:
+    """The user's thread, or NotFoundError (also when it belongs to someone else, and when it
+    was deleted, unless `deleted` asks for one in its undo window)."""
     thread = session.get(Thread, thread_id)
-    if thread is None or thread.user_id != user_id:
+    if thread is None or thread.user_id != user_id or (thread.deleted_at is not None) != deleted:
         raise NotFoundError(f"thread {thread_id!r} not found")
     return thread
 
@@ -41,76 +52,134 @@ def get_message(session: Session, *, user_id: str, message_id: str) -> tuple[Mes
     row = session.exec(
         select(Message, Thread)
         .join(Thread, col(Thread.id) == col(Message.thread_id))
-        .where(Message.id == message_id, Thread.user_id == user_id)
+        .where(Message.id == message_id, Thread.user_id == user_id,
+               col(Thread.deleted_at).is_(None))
     ).first()
     if row is None:
         raise NotFoundError(f"message {message_id!r} not found")
     return row[0], row[1]
 
 
-def list_threads(session: Session, *, user_id: str, limit: int = 200) -> list[ThreadSummary]:
-    """The user's threads, most recently active first, with a 'generating' flag each."""
+def list_threads(session: Session, *, user_id: str, archived: bool = False,
+                 cursor: str = "", limit: int = PAGE_SIZE) -> list[ThreadSummary]:
+    """One page of the user's threads (see `thread_page`), without its cursor."""
+    return thread_page(session, user_id=user_id, archived=archived, cursor=cursor,
+                       limit=limit).threads
+
+
+def thread_page(session: Session, *, user_id: str, archived: bool = False, cursor: str = "",
+                limit: int = PAGE_SIZE) -> ThreadListPage:
+    """The user's threads, most recently active first: on the first page every pinned one
+    (the visible list only), then `limit` others; `cursor` continues after the last of those.
+
+    Each comes with a 'generating' flag, the start of its newest message and how many
+    messages it holds, in the same query.
+    """
     generating = (
         sa.exists()
         .where(Message.thread_id == Thread.id)
         .where(col(Message.status).in_(ACTIVE_STATUSES))
     )
-    rows = session.exec(
-        select(Thread.id, Thread.title, Thread.updated_at, generating.label("generating"))
-        .where(Thread.user_id == user_id)
-        .order_by(col(Thread.updated_at).desc())
-        .limit(limit)
-    ).all()
-    return [ThreadSummary(r[0], r[1], r[2], bool(r[3])) for r in rows]
+    count = (select(sa.func.count()).select_from(Message)
+             .where(Message.thread_id == Thread.id).scalar_subquery())
+    leaf = sa.orm.aliased(Message)
+    columns = (Thread.id, Thread.title, Thread.updated_at, generating.label("generating"),
+               Thread.pinned, Thread.visibility,
+               sa.func.substr(leaf.content, 1, PREVIEW_CHARS).label("preview"),
+               count.label("message_count"))
+    visibility = Visibility.ARCHIVED if archived else Visibility.VISIBLE
 
+    def query(*where: Any) -> Any:
+        return (select(*columns)
+                .outerjoin(leaf, col(leaf.id) == col(Thread.leaf_message_id))
+                .where(Thread.user_id == user_id, Thread.visibility == visibility,
+                       col(Thread.deleted_at).is_(None), *where)
+                .order_by(col(Thread.updated_at).desc(), col(Thread.id).desc()))
 
-def branch_ids(session: Session, *, leaf_id: str, limit: int | None = None) -> list[str]:
-    """Ids from the root to `leaf_id` (oldest first), at most `limit` of the newest.
-
-    A recursive query walks parent links, so a long thread costs one round trip and
-    touches only the messages on the branch, not the whole tree.
-    """
-    base = select(
-        col(Message.id).label("id"), col(Message.parent_id).label("parent_id"),
-        sa.literal(0).label("depth"),
-    ).where(Message.id == leaf_id)
-    walk = base.cte("branch", recursive=True)
-    step = select(
-        col(Message.id), col(Message.parent_id), (walk.c.depth + 1).label("depth")
-    ).join(walk, col(Message.id) == walk.c.parent_id)
-    if limit is not None:
-        step = step.where(walk.c.depth < limit)
-    walk = walk.union_all(step)
-    rows = session.exec(select(walk.c.id).order_by(walk.c.depth.desc())).all()
-    return list(rows)
-
-
-def visible_page(
-    session: Session, *, user_id: str, thread_id: str, limit: int = 60
-) -> MessagePage:
-    """The newest `limit` messages of the thread's visible branch."""
-    thread = get_thread(session, user_id=user_id, thread_id=thread_id)
-    if thread.leaf_message_id is None:
-        return MessagePage([], False, thread.model_id)
-    ids = branch_ids(session, leaf_id=thread.leaf_message_id, limit=limit)
-    has_more = len(ids) > limit
-    ids = ids[-limit:]
-    by_id = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(ids)))}
-    return MessagePage([by_id[i] for i in ids if i in by_id], has_more, thread.model_id)
+    rows: list[Any] = []
+    others: list[Any] = [] if archived else [Thread.pinned == sa.false()]
+    if not cursor and not archived:
+        rows += session.exec(query(Thread.pinned == sa.true()).limit(PINNED_MAX)).all()
+    if cursor:
+        moment, _, last_id = cursor.partition("|")
+        after = datetime.fromisoformat(moment)
+        others.append(sa.or_(col(Thread.updated_at) < after,
+                             sa.and_(col(Thread.updated_at) == after, col(Thread.id) < last_id)))
+    page = session.exec(query(*others).limit(limit + 1)).all()
+    more = len(page) > limit
+    page = page[:limit]
+    rows += page
+    summaries = [ThreadSummary(r[0], r[1], r[2], bool(r[3]), bool(r[4]),
+                               r[5] == Visibility.ARCHIVED, " ".join((r[6] or "").split()),
+                               int(r[7] or 0))
+                 for r in rows]
+    last = page[-1] if page else None
+    next_cursor = f"{last[2].isoformat()}|{last[0]}" if more and last else ""
+    return ThreadListPage(summaries, next_cursor)
 
 
 def rename_thread(session: Session, *, user_id: str, thread_id: str, title: str) -> Thread:
+    """The user's own title: no automatic title replaces it later."""
     thread = get_thread(session, user_id=user_id, thread_id=thread_id)
-    thread.title = clean_title(title) or thread.title
-    thread.title_generated = True
+    thread.title = clean_title(title, max_len=TITLE_MAX) or thread.title
+    thread.title_generated = thread.title_by_user = True
     session.add(thread)
     return thread
 
 
-def delete_thread(session: Session, *, user_id: str, thread_id: str) -> None:
+def set_pinned(session: Session, *, user_id: str, thread_id: str, pinned: bool) -> Thread:
     thread = get_thread(session, user_id=user_id, thread_id=thread_id)
-    session.exec(sa.delete(Message).where(col(Message.thread_id) == thread.id))  # type: ignore[call-overload]
-    session.delete(thread)
+    thread.pinned = pinned
+    session.add(thread)
+    return thread
+
+
+def set_archived(session: Session, *, user_id: str, thread_id: str, archived: bool) -> Thread:
+    """Archive (out of the list, into the Archived view) or restore a thread."""
+    thread = get_thread(session, user_id=user_id, thread_id=thread_id)
+    thread.visibility = Visibility.ARCHIVED if archived else Visibility.VISIBLE
+    session.add(thread)
+    return thread
+
+
+def delete_thread(session: Session, *, user_id: str, thread_id: str) -> Thread:
+    """Delete a thread: at once gone from every list, page and search; `undo_delete` brings it
+    back until the sweep purges it (PURGE_AFTER)."""
+    thread = get_thread(session, user_id=user_id, thread_id=thread_id)
+    thread.deleted_at = utcnow()
+    session.add(thread)
+    return thread
+
+
+def undo_delete(session: Session, *, user_id: str, thread_id: str) -> Thread:
+    thread = get_thread(session, user_id=user_id, thread_id=thread_id, deleted=True)
+    thread.deleted_at = None
+    session.add(thread)
+    return thread
+
+
+def active_reply_id(session: Session, *, user_id: str, thread_id: str) -> str:
+    """The reply being written in the user's thread ("" when none)."""
+    thread = get_thread(session, user_id=user_id, thread_id=thread_id)
+    return session.exec(
+        select(Message.id).where(Message.thread_id == thread.id,
+                                 col(Message.status).in_(ACTIVE_STATUSES)).limit(1)
+    ).first() or ""
+
+
+def purge_deleted(session: Session, *, older_than: timedelta = PURGE_AFTER) -> int:
+    """Delete for good the threads deleted longer ago than `older_than`, with their messages
+    and drafts; how many."""
+    cutoff = utcnow() - older_than
+    ids = list(session.exec(select(Thread.id).where(col(Thread.deleted_at) < cutoff)).all())
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        session.exec(sa.delete(Draft).where(col(Draft.slot).in_(chunk)))  # type: ignore[call-overload]
+        session.exec(sa.delete(Message).where(col(Message.thread_id).in_(chunk)))  # type: ignore[call-overload]
+        session.exec(sa.delete(Thread).where(col(Thread.id).in_(chunk)))  # type: ignore[call-overload]
+    return len(ids)
+
+
+TITLE_MAX = 200
 
 
 def clean_title(text: str, *, max_len: int = 60) -> str:
@@ -124,7 +193,8 @@ def clean_title(text: str, *, max_len: int = 60) -> str:
 
 
 def group_label(updated_at: datetime, *, now: datetime | None = None) -> str:
-    """Sidebar group for a thread: Today / Yesterday / Previous 7 days / Older (UTC days)."""
+    """Sidebar group for a thread: Today / Yesterday / Previous 7 days / Previous 30 days, then
+    its month ("November 2026"), by UTC days."""
     now = now or utcnow()
     days = (now.date() - updated_at.date()).days
     if days <= 0:
@@ -133,7 +203,9 @@ def group_label(updated_at: datetime, *, now: datetime | None = None) -> str:
         return "Yesterday"
     if days <= 7:
         return "Previous 7 days"
-    return "Older"
+    if days <= 30:
+        return "Previous 30 days"
+    return f"{updated_at:%B %Y}"
 
 
 def touch(thread: Thread) -> None:
@@ -141,14 +213,17 @@ def touch(thread: Thread) -> None:
 
 
 __all__ = [
-    "MessagePage",
+    "ThreadListPage",
     "ThreadSummary",
-    "branch_ids",
     "delete_thread",
     "get_message",
     "get_thread",
     "group_label",
     "list_threads",
+    "purge_deleted",
     "rename_thread",
-    "visible_page",
+    "set_archived",
+    "set_pinned",
+    "thread_page",
+    "undo_delete",
 ]

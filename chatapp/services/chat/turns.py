@@ -16,13 +16,12 @@ from chatapp import db
 from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError, NotFoundError, ValidationError
 from chatapp.models import ACTIVE_STATUSES, Message, MessageRole, MessageStatus, Thread
+from chatapp.models.message import MAX_MESSAGE_CHARS
 from chatapp.providers.base import CHARS_PER_TOKEN, ChatMessage
 from chatapp.providers.catalog import get_model
 from chatapp.services.billing import ledger
 from chatapp.services.catalog import preferences
-from chatapp.services.chat import leases, threads
-
-MAX_MESSAGE_CHARS = 100_000
+from chatapp.services.chat import branches, drafts, leases, threads
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +55,11 @@ def start_turn(
     content: str,
     model_id: str,
     admission: ledger.Admission,
+    edit_of: str | None = None,
 ) -> Turn:
     """Store the user's message and an empty assistant reply, paid for as `admission` says;
-    create the thread if needed."""
+    create the thread if needed. With `edit_of` (a user message), the new message is its
+    sibling: a new branch from that point, nothing deleted."""
     text = content.strip()
     if not text:
         raise ValidationError("empty message", user_message="Type a message first.")
@@ -68,27 +69,45 @@ def start_turn(
             user_message=f"Messages are limited to {MAX_MESSAGE_CHARS:,} characters.",
         )
     check_model(session, settings, user_id=user_id, model_id=model_id)
-    if thread_id is None:
-        thread = Thread(user_id=user_id, title=threads.clean_title(text) or "New chat",
-                        model_id=model_id)
-        session.add(thread)
-        session.flush()
-    else:
-        thread = threads.get_thread(session, user_id=user_id, thread_id=thread_id)
-        if _thread_is_generating(session, thread.id):
-            raise ValidationError(
-                "thread busy", user_message="Wait for the current reply to finish, or stop it."
-            )
-        thread.model_id = model_id
+    thread, parent_id = _where_it_goes(session, user_id=user_id, thread_id=thread_id,
+                                       edit_of=edit_of, text=text, model_id=model_id)
     user_msg = Message(
-        thread_id=thread.id, parent_id=thread.leaf_message_id, role=MessageRole.USER, content=text
+        thread_id=thread.id, parent_id=parent_id, role=MessageRole.USER, content=text
     )
     session.add(user_msg)
     session.flush()
     reply = _placeholder(settings, thread, parent_id=user_msg.id, model_id=model_id,
                          admission=admission)
     _add_reply(session, thread, reply)
-    return Turn(thread.id, user_msg.id, reply.id, new_thread=thread_id is None)
+    # What was typed is sent: its draft goes in the same transaction.
+    drafts.clear_draft(session, user_id=user_id, slot=thread_id or drafts.NEW_CHAT)
+    return Turn(thread.id, user_msg.id, reply.id, new_thread=thread_id is None and not edit_of)
+
+
+def _where_it_goes(session: Session, *, user_id: str, thread_id: str | None,
+                   edit_of: str | None, text: str, model_id: str) -> tuple[Thread, str | None]:
+    """The thread a new user message goes into (a new one when none is given) and its parent:
+    the leaf of the branch on screen, or for an edit the edited message's parent."""
+    if thread_id is None and edit_of is None:
+        thread = Thread(user_id=user_id, title=threads.clean_title(text) or "New chat",
+                        model_id=model_id)
+        session.add(thread)
+        session.flush()
+        return thread, None
+    if edit_of is not None:
+        edited, thread = threads.get_message(session, user_id=user_id, message_id=edit_of)
+        if edited.role != MessageRole.USER:
+            raise NotFoundError("not a user message")
+        parent_id = edited.parent_id
+    else:
+        thread = threads.get_thread(session, user_id=user_id, thread_id=thread_id or "")
+        parent_id = thread.leaf_message_id
+    if _thread_is_generating(session, thread.id):
+        raise ValidationError(
+            "thread busy", user_message="Wait for the current reply to finish, or stop it."
+        )
+    thread.model_id = model_id
+    return thread, parent_id
 
 
 def retry_turn(
@@ -156,7 +175,7 @@ def build_prompt(
     reply = session.get(Message, message_id)
     if reply is None or reply.parent_id is None:
         raise NotFoundError(f"message {message_id!r} not found")
-    ids = threads.branch_ids(session, leaf_id=reply.parent_id)
+    ids = branches.branch_ids(session, leaf_id=reply.parent_id)
     rows = {m.id: m for m in session.exec(select(Message).where(col(Message.id).in_(ids)))}
     history = [rows[i] for i in ids if i in rows]
     budget = max(256, context_window - max_output_tokens) * CHARS_PER_TOKEN
@@ -195,6 +214,22 @@ async def begin_turn(
     )
 
 
+async def begin_edit(
+    settings: Settings, *, user_id: str, message_id: str, text: str, model_id: str,
+    client_ip: str | None,
+) -> Turn:
+    """`text` as a new version of the user message `message_id` (a sibling branch), and a
+    reply to it."""
+    await leases.end_orphans(settings, user_id=user_id)
+    return await _admitted(
+        settings, user_id=user_id, model_id=model_id, thread_id=None, text=text,
+        client_ip=client_ip, retry_of=message_id,
+        store=lambda admission: lambda s: start_turn(
+            s, settings=settings, user_id=user_id, thread_id=None, content=text,
+            model_id=model_id, admission=admission, edit_of=message_id),
+    )
+
+
 async def begin_retry(
     settings: Settings, *, user_id: str, message_id: str, model_id: str, client_ip: str | None,
 ) -> Turn:
@@ -228,15 +263,16 @@ async def _admitted(settings: Settings, *, user_id: str, model_id: str, thread_i
 def history_chars(session: Session, *, user_id: str, thread_id: str | None,
                   retry_of: str | None) -> int:
     """The size of the conversation a new turn sends along (the branch on screen, or the one
-    a regenerated reply answers): what its prompt is estimated from."""
+    above a regenerated reply or an edited message): what its prompt is estimated from."""
     if retry_of is not None:
-        _, thread = threads.get_message(session, user_id=user_id, message_id=retry_of)
+        msg, _ = threads.get_message(session, user_id=user_id, message_id=retry_of)
+        leaf = msg.parent_id
     elif thread_id is not None:
-        thread = threads.get_thread(session, user_id=user_id, thread_id=thread_id)
+        leaf = threads.get_thread(session, user_id=user_id, thread_id=thread_id).leaf_message_id
     else:
         return 0
-    if thread.leaf_message_id is None:
+    if leaf is None:
         return 0
-    ids = threads.branch_ids(session, leaf_id=thread.leaf_message_id, limit=500)
+    ids = branches.branch_ids(session, leaf_id=leaf, limit=500)
     lengths = session.exec(select(Message.content).where(col(Message.id).in_(ids))).all()
     return sum(len(c or "") for c in lengths)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -253,7 +254,7 @@ async def test_cancelling_the_task_still_writes_the_final_row(
     assert not threads.list_threads(session, user_id=user_id)[0].generating
 
 
-async def test_deleting_the_thread_mid_reply_does_not_bring_it_back(
+async def test_purging_the_thread_mid_reply_does_not_bring_it_back(
     engine: Engine, session: Session, settings: Settings, user_id: str
 ) -> None:
     turn = send(session, settings, user_id, "Something long")
@@ -262,7 +263,9 @@ async def test_deleting_the_thread_mid_reply_does_not_bring_it_back(
 
     def delete() -> None:
         with Session(engine) as other:
+            # Deleted, then purged before the reply ends (or the whole account deleted).
             threads.delete_thread(other, user_id=user_id, thread_id=turn.thread_id)
+            threads.purge_deleted(other, older_than=timedelta(0))
             other.commit()
 
     await asyncio.to_thread(delete)

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from chatapp.config import Settings
 from chatapp.errors import NotFoundError
 from chatapp.models import Message, MessageRole, MessageStatus, Thread
-from chatapp.services.chat import threads
+from chatapp.services.chat import branches, threads
 from tests.services.helpers import LOCAL, count, fresh, send, settle
 
 
@@ -93,7 +93,7 @@ def test_visible_page_shows_the_leaf_branch_not_sibling_branches(
     session.add(sibling)
     session.commit()
 
-    page = threads.visible_page(session, user_id=user_id, thread_id=turn.thread_id)
+    page = branches.visible_page(session, user_id=user_id, thread_id=turn.thread_id)
     assert [m.content for m in page.messages] == ["tell me a joke", "first joke"]
     assert not page.has_more
 
@@ -102,7 +102,7 @@ def test_visible_page_shows_the_leaf_branch_not_sibling_branches(
     thread.leaf_message_id = sibling.id
     session.add(thread)
     session.commit()
-    page = threads.visible_page(session, user_id=user_id, thread_id=turn.thread_id)
+    page = branches.visible_page(session, user_id=user_id, thread_id=turn.thread_id)
     assert [m.content for m in page.messages] == ["tell me a joke", "second joke"]
 
 
@@ -115,15 +115,15 @@ def test_visible_page_of_a_300_message_thread_pages_from_the_newest(
                         content="abandoned edit"))
     session.commit()
 
-    page = threads.visible_page(session, user_id=user_id, thread_id=thread.id, limit=60)
+    page = branches.visible_page(session, user_id=user_id, thread_id=thread.id, limit=60)
     assert [m.id for m in page.messages] == ids[-60:]
     assert page.has_more
     assert page.messages[-1].content == "m299"
 
-    exact = threads.visible_page(session, user_id=user_id, thread_id=thread.id, limit=300)
+    exact = branches.visible_page(session, user_id=user_id, thread_id=thread.id, limit=300)
     assert [m.id for m in exact.messages] == ids
     assert not exact.has_more
-    more = threads.visible_page(session, user_id=user_id, thread_id=thread.id, limit=299)
+    more = branches.visible_page(session, user_id=user_id, thread_id=thread.id, limit=299)
     assert [m.id for m in more.messages] == ids[1:]
     assert more.has_more
 
@@ -132,16 +132,16 @@ def test_visible_page_of_an_empty_thread(session: Session, user_id: str) -> None
     thread = Thread(user_id=user_id, model_id=LOCAL)
     session.add(thread)
     session.commit()
-    page = threads.visible_page(session, user_id=user_id, thread_id=thread.id)
+    page = branches.visible_page(session, user_id=user_id, thread_id=thread.id)
     assert (page.messages, page.has_more) == ([], False)
 
 
 def test_branch_ids_walks_a_long_chain_root_first(session: Session, user_id: str) -> None:
     _, ids = _chain(session, user_id, 1000)
-    assert threads.branch_ids(session, leaf_id=ids[-1]) == ids
-    assert threads.branch_ids(session, leaf_id=ids[499]) == ids[:500]
-    assert threads.branch_ids(session, leaf_id=ids[-1], limit=5) == ids[-6:]
-    assert threads.branch_ids(session, leaf_id="missing") == []
+    assert branches.branch_ids(session, leaf_id=ids[-1]) == ids
+    assert branches.branch_ids(session, leaf_id=ids[499]) == ids[:500]
+    assert branches.branch_ids(session, leaf_id=ids[-1], limit=5) == ids[-6:]
+    assert branches.branch_ids(session, leaf_id="missing") == []
 
 
 def test_threads_and_messages_of_other_users_are_not_found(
@@ -159,7 +159,7 @@ def test_threads_and_messages_of_other_users_are_not_found(
         threads.get_message(session, user_id=other_user_id,
                             message_id=turn.assistant_message_id)
     with pytest.raises(NotFoundError):
-        threads.visible_page(session, user_id=other_user_id, thread_id=turn.thread_id)
+        branches.visible_page(session, user_id=other_user_id, thread_id=turn.thread_id)
     with pytest.raises(NotFoundError):
         threads.get_thread(session, user_id=user_id, thread_id="does-not-exist")
 
@@ -188,7 +188,7 @@ def test_rename_cleans_the_title_and_marks_it_final(
     assert stored is not None and stored.title == "Trip to Lisbon"
 
 
-def test_delete_removes_the_thread_and_its_messages_only_for_the_owner(
+def test_delete_hides_at_once_undo_brings_back_and_the_purge_removes_for_good(
     session: Session, settings: Settings, user_id: str, other_user_id: str
 ) -> None:
     keep = send(session, settings, user_id, "keep me")
@@ -208,33 +208,88 @@ def test_delete_removes_the_thread_and_its_messages_only_for_the_owner(
     threads.delete_thread(session, user_id=user_id, thread_id=doomed.thread_id)
     session.commit()
     assert [t.id for t in threads.list_threads(session, user_id=user_id)] == [keep.thread_id]
+    assert threads.list_threads(session, user_id=user_id, archived=True) == []
+    with pytest.raises(NotFoundError):
+        branches.visible_page(session, user_id=user_id, thread_id=doomed.thread_id)
+    with pytest.raises(NotFoundError):
+        threads.undo_delete(session, user_id=other_user_id, thread_id=doomed.thread_id)
+    with pytest.raises(NotFoundError):  # only a deleted thread can be undeleted
+        threads.undo_delete(session, user_id=user_id, thread_id=keep.thread_id)
+
+    threads.undo_delete(session, user_id=user_id, thread_id=doomed.thread_id)
+    session.commit()
+    assert len(branches.visible_page(session, user_id=user_id,
+                                     thread_id=doomed.thread_id).messages) == 2
+    assert {t.id for t in threads.list_threads(session, user_id=user_id)} == {
+        keep.thread_id, doomed.thread_id}
+
+    threads.delete_thread(session, user_id=user_id, thread_id=doomed.thread_id)
+    session.commit()
+    assert threads.purge_deleted(session) == 0  # still in its undo window
+    assert threads.purge_deleted(session, older_than=timedelta(0)) == 1
+    session.commit()
     left = session.exec(select(Message.thread_id)).all()
     assert set(left) == {keep.thread_id} and len(left) == 2
     with pytest.raises(NotFoundError):
-        threads.visible_page(session, user_id=user_id, thread_id=doomed.thread_id)
+        threads.undo_delete(session, user_id=user_id, thread_id=doomed.thread_id)
 
 
-@pytest.mark.parametrize(
-    ("raw", "title"),
-    [
-        ("How do I boil an egg?", "How do I boil an egg?"),
-        ('  "Quoted title."  ', "Quoted title"),
-        ("# Heading with **bold** and `code`", "Heading with bold and code"),
-        ("line one\nline two\n\n  line three", "line one line two line three"),
-        ("", ""),
-        ("'\"", ""),
-    ],
-)
-def test_clean_title(raw: str, title: str) -> None:
-    assert threads.clean_title(raw) == title
+def _threads_at(session: Session, settings: Settings, user_id: str, n: int,
+                base: datetime) -> list[str]:
+    """`n` threads, the i-th active at base + i minutes (the last is the newest)."""
+    ids = []
+    for i in range(n):
+        turn = send(session, settings, user_id, f"thread {i}")
+        settle(session, turn.assistant_message_id, f"answer {i}")
+        thread = session.get(Thread, turn.thread_id)
+        assert thread is not None
+        thread.updated_at = base + timedelta(minutes=i)
+        session.add(thread)
+        ids.append(thread.id)
+    session.commit()
+    return ids
 
 
-def test_clean_title_cuts_long_text_at_a_word_boundary() -> None:
-    text = "Planning a two week trip through Portugal with kids, trains and a tight budget"
-    title = threads.clean_title(text)
-    assert title == "Planning a two week trip through Portugal with kids, trains…"
-    assert len(title) <= 61
-    assert threads.clean_title("x" * 100) == "x" * 60 + "…"
+def test_pinned_first_archived_apart_previews_counts_and_pages(
+    session: Session, settings: Settings, user_id: str, other_user_id: str
+) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = _threads_at(session, settings, user_id, 7, base)
+    # Two with the same moment: the order still holds, and no page repeats or skips one.
+    tie = session.get(Thread, ids[3])
+    assert tie is not None
+    tie.updated_at = base + timedelta(minutes=2)
+    session.add(tie)
+    threads.set_pinned(session, user_id=user_id, thread_id=ids[0], pinned=True)
+    threads.set_archived(session, user_id=user_id, thread_id=ids[5], archived=True)
+    session.commit()
+    with pytest.raises(NotFoundError):
+        threads.set_pinned(session, user_id=other_user_id, thread_id=ids[1], pinned=True)
+    with pytest.raises(NotFoundError):
+        threads.set_archived(session, user_id=other_user_id, thread_id=ids[1], archived=True)
+    session.rollback()
+
+    first = threads.thread_page(session, user_id=user_id, limit=3)
+    assert first.threads[0].id == ids[0] and first.threads[0].pinned
+    assert [t.id for t in first.threads[1:]] == [ids[6], ids[4], *sorted(
+        [ids[2], ids[3]], reverse=True)[:1]]
+    assert first.cursor
+    rest: list[str] = []
+    cursor = first.cursor
+    while cursor:
+        page = threads.thread_page(session, user_id=user_id, cursor=cursor, limit=3)
+        rest += [t.id for t in page.threads]
+        cursor = page.cursor
+    listed = [t.id for t in first.threads] + rest
+    assert sorted(listed) == sorted(set(ids) - {ids[5]}) and len(listed) == 6
+    summary = first.threads[1]
+    assert (summary.preview, summary.message_count) == ("answer 6", 2)
+
+    archived = threads.list_threads(session, user_id=user_id, archived=True)
+    assert [(t.id, t.archived) for t in archived] == [(ids[5], True)]
+    threads.set_archived(session, user_id=user_id, thread_id=ids[5], archived=False)
+    assert ids[5] in [t.id for t in threads.list_threads(session, user_id=user_id)]
+    assert threads.list_threads(session, user_id=other_user_id) == []
 
 
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
@@ -250,8 +305,10 @@ NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
         (datetime(2025, 3, 9, 0, 0, tzinfo=UTC), "Yesterday"),
         (datetime(2025, 3, 8, 23, 59, tzinfo=UTC), "Previous 7 days"),
         (datetime(2025, 3, 3, 12, 0, tzinfo=UTC), "Previous 7 days"),
-        (datetime(2025, 3, 2, 12, 0, tzinfo=UTC), "Older"),
-        (datetime(2024, 3, 10, 9, 30, tzinfo=UTC), "Older"),
+        (datetime(2025, 3, 2, 12, 0, tzinfo=UTC), "Previous 30 days"),
+        (datetime(2025, 2, 8, 12, 0, tzinfo=UTC), "Previous 30 days"),
+        (datetime(2025, 2, 7, 12, 0, tzinfo=UTC), "February 2025"),
+        (datetime(2024, 3, 10, 9, 30, tzinfo=UTC), "March 2024"),
     ],
 )
 def test_group_label(updated_at: datetime, label: str) -> None:

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError, NotFoundError, ValidationError
 from chatapp.models import Message, MessageRole, MessageStatus, Thread
-from chatapp.services.chat import threads, turns
+from chatapp.services.chat import branches, turns
 from tests.services.helpers import FREE, LOCAL, fresh, send, settle, table_counts
 
 
@@ -39,7 +39,7 @@ def test_first_message_creates_thread_user_message_and_pending_reply(
     assert reply.parent_id == user_msg.id
     assert (reply.provider, reply.model) == ("local", LOCAL)
     assert thread.leaf_message_id == reply.id
-    assert [m.id for m in threads.visible_page(
+    assert [m.id for m in branches.visible_page(
         session, user_id=user_id, thread_id=thread.id
     ).messages] == [user_msg.id, reply.id]
 
@@ -57,7 +57,7 @@ def test_turns_chain_through_parent_links_and_move_the_leaf(
     assert user2 is not None and user2.parent_id == first.assistant_message_id
     thread = session.get(Thread, first.thread_id)
     assert thread is not None and thread.leaf_message_id == second.assistant_message_id
-    assert threads.branch_ids(session, leaf_id=second.assistant_message_id) == [
+    assert branches.branch_ids(session, leaf_id=second.assistant_message_id) == [
         first.user_message_id, first.assistant_message_id,
         second.user_message_id, second.assistant_message_id,
     ]
@@ -169,7 +169,7 @@ def test_retry_adds_a_sibling_reply_and_keeps_the_failed_one(
     assert new.parent_id == old.parent_id == turn.user_message_id
     assert new.status == MessageStatus.PENDING
     assert (old.status, old.error) == (MessageStatus.ERROR, failed.error)
-    page = threads.visible_page(session, user_id=user_id, thread_id=turn.thread_id)
+    page = branches.visible_page(session, user_id=user_id, thread_id=turn.thread_id)
     assert [m.id for m in page.messages] == [turn.user_message_id, new.id]
 
 

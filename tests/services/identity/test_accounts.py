@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from chatapp.config import Settings
 from chatapp.errors import ChatappError, EmailInUseError, NotFoundError, UnverifiedEmailError
 from chatapp.models import AuthSession, Identity, Message, Thread, User
-from chatapp.services.chat import threads
+from chatapp.services.chat import branches, threads
 from chatapp.services.identity import accounts, tokens
 from chatapp.services.identity.sign_in import SignInProvider, error_message
 from tests.services.helpers import send, settle
@@ -88,7 +88,7 @@ def test_signing_in_on_a_second_browser_brings_its_chats_into_the_account(
     assert result.user_id == account and not result.created and result.moved_threads == 1
     assert sorted(titles(session, account)) == ["from the laptop", "from the phone"]
     assert session.get(User, second.user_id) is None  # the throwaway anonymous user is gone
-    page = threads.visible_page(session, user_id=account, thread_id=turn.thread_id)
+    page = branches.visible_page(session, user_id=account, thread_id=turn.thread_id)
     assert [m.content for m in page.messages] == ["from the phone", "ok"]
 
 
