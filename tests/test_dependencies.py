@@ -11,7 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Import name → distribution name, where they differ.
 DISTRIBUTION = {"pydantic_settings": "pydantic-settings", "reflex_base": "reflex-base",
-                "reflex_components_core": "reflex-components-core", "sqlalchemy": "sqlalchemy"}
+                "reflex_components_core": "reflex-components-core",
+                "reflex_components_sonner": "reflex-components-sonner", "sqlalchemy": "sqlalchemy"}
 
 
 def _imported_top_levels() -> set[str]:

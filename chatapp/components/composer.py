@@ -98,6 +98,8 @@ def composer() -> rx.Component:
                 enter_key_submit=True,
                 auto_focus=True,
                 rows=2,
+                # Kept on the server as a draft, a moment after typing stops.
+                on_change=ComposerState.save_draft.debounce(700),
                 class_name="composer-input",
                 data_testid="composer",
             ),

@@ -11,11 +11,84 @@ from chatapp.state.thread import ThreadState
 from chatapp.state.views import MessageView
 
 
+def branch_navigator(msg: MessageView) -> rx.Component:
+    """"‹ 2 / 3 ›" on a message with siblings: switches the branch on screen (stored)."""
+    return rx.cond(
+        msg.branch != "",
+        rx.hstack(
+            rx.icon_button(rx.icon("chevron-left", size=14), size="1", variant="ghost",
+                           disabled=msg.previous_branch_id == "",
+                           on_click=ThreadState.switch_branch(msg.previous_branch_id),
+                           aria_label="Previous version", data_testid="branch-previous"),
+            rx.text(msg.branch, size="1", color_scheme="gray", data_testid="branch-position"),
+            rx.icon_button(rx.icon("chevron-right", size=14), size="1", variant="ghost",
+                           disabled=msg.next_branch_id == "",
+                           on_click=ThreadState.switch_branch(msg.next_branch_id),
+                           aria_label="Next version", data_testid="branch-next"),
+            align="center", gap="2px", class_name="branch-nav", data_testid="branch-nav",
+        ),
+    )
+
+
+def _action(icon: str, label: str, testid: str, **props: object) -> rx.Component:
+    return rx.tooltip(
+        rx.icon_button(rx.icon(icon, size=14), size="1", variant="ghost", color_scheme="gray",
+                       aria_label=label, data_testid=testid, **props),
+        content=label,
+    )
+
+
+def copy_button(msg: MessageView) -> rx.Component:
+    return _action("copy", "Copy as Markdown", "copy-button",
+                   on_click=[rx.set_clipboard(msg.content),
+                             rx.toast.success("Copied", duration=1500)])
+
+
+def fork_button(msg: MessageView) -> rx.Component:
+    return _action("git-branch-plus", "Branch off into a new chat", "fork-button",
+                   on_click=ThreadState.fork(msg.id))
+
+
+def edit_box(msg: MessageView) -> rx.Component:
+    """A sent message, edited in place: saving makes a new branch and a new reply."""
+    return rx.form(
+        rx.el.input(type="hidden", name="message_id", value=msg.id),
+        rx.el.textarea(name="message", default_value=msg.content, auto_focus=True, rows=3,
+                       enter_key_submit=True, class_name="composer-input edit-input",
+                       aria_label="Edit message", data_testid="edit-input"),
+        rx.hstack(
+            rx.spacer(),
+            rx.button("Cancel", type="button", size="1", variant="soft", color_scheme="gray",
+                      on_click=ThreadState.cancel_edit, data_testid="edit-cancel"),
+            rx.button("Send", type="submit", size="1", data_testid="edit-save"),
+        ),
+        on_submit=ComposerState.edit_message, reset_on_submit=False,
+        class_name="composer edit-box",
+    )
+
+
 def user_message(msg: MessageView) -> rx.Component:
-    return rx.box(
-        rx.text(msg.content, white_space="pre-wrap", class_name="user-text"),
-        class_name="msg msg-user",
-        data_testid="user-message",
+    return rx.cond(
+        ThreadState.editing_id == msg.id,
+        rx.box(edit_box(msg), class_name="msg msg-user-edit", data_testid="user-message"),
+        rx.box(
+            rx.box(
+                rx.text(msg.content, white_space="pre-wrap", class_name="user-text"),
+                class_name="msg msg-user",
+            ),
+            rx.hstack(
+                branch_navigator(msg),
+                _action("pencil", "Edit", "edit-button",
+                        on_click=ThreadState.start_edit(msg.id), disabled=ThreadState.busy),
+                copy_button(msg),
+                fork_button(msg),
+                class_name="msg-actions", align="center", gap="2px",
+            ),
+            class_name=rx.cond(ThreadState.highlight_id == msg.id, "msg-wrap user highlight",
+                               "msg-wrap user"),
+            data_message_id=msg.id,
+            data_testid="user-message",
+        ),
     )
 
 
@@ -46,6 +119,35 @@ def reply_error(msg: MessageView) -> rx.Component:
 def regenerate_button(msg: MessageView) -> rx.Component:
     return rx.button(rx.icon("rotate-ccw", size=12), "Regenerate", size="1", variant="ghost",
                      on_click=ComposerState.retry(msg.id), data_testid="regenerate-button")
+
+
+def regenerate_menu(msg: MessageView) -> rx.Component:
+    """Regenerate with the model of the composer, or with another one."""
+    return rx.menu.root(
+        rx.menu.trigger(rx.icon_button(rx.icon("refresh-cw", size=14), size="1",
+                                       variant="ghost", color_scheme="gray",
+                                       disabled=ThreadState.busy, aria_label="Regenerate",
+                                       data_testid="regenerate-menu")),
+        rx.menu.content(
+            rx.menu.item("Regenerate", on_select=ComposerState.retry(msg.id),
+                         data_testid="regenerate-same"),
+            rx.menu.sub(
+                rx.menu.sub_trigger("With another model", data_testid="regenerate-other"),
+                rx.menu.sub_content(
+                    rx.foreach(
+                        ComposerState.model_choices,
+                        lambda m: rx.cond(
+                            m.available,
+                            rx.menu.item(m.label,
+                                         on_select=ComposerState.retry_with(msg.id, m.id),
+                                         data_testid="regenerate-with"),
+                        ),
+                    ),
+                ),
+            ),
+            size="1",
+        ),
+    )
 
 
 def live_reply() -> rx.Component:
@@ -97,15 +199,26 @@ def assistant_message(msg: MessageView) -> rx.Component:
         rx.fragment(),
         rx.box(
             stored,
-            rx.text(msg.model_label, size="1", color_scheme="gray", class_name="model-label"),
+            rx.hstack(
+                rx.text(msg.model_label, size="1", color_scheme="gray", class_name="model-label"),
+                rx.cond(
+                    ~msg.active,
+                    rx.hstack(branch_navigator(msg), copy_button(msg), regenerate_menu(msg),
+                              fork_button(msg), class_name="msg-actions", align="center",
+                              gap="2px"),
+                ),
+                align="center", gap="8px", wrap="wrap",
+            ),
             rx.cond(
                 ThreadState.stats_for_nerds & (msg.stats != ""),
                 rx.text(msg.stats, size="1", color_scheme="gray", class_name="reply-stats",
                         data_testid="reply-stats"),
             ),
-            class_name="msg msg-assistant",
+            class_name=rx.cond(ThreadState.highlight_id == msg.id,
+                               "msg msg-assistant highlight", "msg msg-assistant"),
             data_testid="assistant-message",
             data_status=msg.status,
+            data_message_id=msg.id,
         ),
     )
 

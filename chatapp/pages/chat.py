@@ -6,7 +6,8 @@ import reflex as rx
 
 from chatapp.components.composer import composer, streaming_here
 from chatapp.components.message import live_reply, message
-from chatapp.components.sidebar import sidebar
+from chatapp.components.palette import palette, shortcuts_sheet
+from chatapp.components.sidebar import sidebar, sidebar_toggle
 from chatapp.state.thread import ThreadState
 
 
@@ -34,19 +35,52 @@ def not_found() -> rx.Component:
     )
 
 
+def fork_origin() -> rx.Component:
+    return rx.cond(
+        ThreadState.forked_from_id != "",
+        rx.center(
+            rx.text(rx.icon("git-branch", size=12), " Branched off from ",
+                    rx.link(ThreadState.forked_from_title,
+                            href="/chat/" + ThreadState.forked_from_id),
+                    size="1", color_scheme="gray"),
+            data_testid="forked-from",
+        ),
+    )
+
+
+def thread_notice() -> rx.Component:
+    return rx.cond(
+        ThreadState.notice != "",
+        rx.callout.root(rx.callout.icon(rx.icon("info")),
+                        rx.callout.text(ThreadState.notice),
+                        color_scheme="amber", size="1", data_testid="thread-notice"),
+    )
+
+
 def conversation() -> rx.Component:
+    # Scrolling to either end loads the next page by itself (chat.js watches these buttons);
+    # the buttons stay for keyboards.
     return rx.box(
         rx.box(
+            fork_origin(),
             rx.cond(
                 ThreadState.has_more,
                 rx.center(rx.button("Load earlier messages", variant="ghost", size="1",
-                                    on_click=ThreadState.load_earlier)),
+                                    on_click=ThreadState.load_earlier, id="load-earlier",
+                                    data_testid="load-earlier")),
             ),
             rx.foreach(ThreadState.messages, message),
+            rx.cond(
+                ThreadState.has_newer,
+                rx.center(rx.button("Load newer messages", variant="ghost", size="1",
+                                    on_click=ThreadState.load_newer, id="load-newer",
+                                    data_testid="load-newer")),
+            ),
             rx.cond(
                 streaming_here(),
                 live_reply(),
             ),
+            thread_notice(),
             class_name="messages-inner",
         ),
         id="messages",
@@ -57,7 +91,10 @@ def conversation() -> rx.Component:
 def chat_layout() -> rx.Component:
     return rx.box(
         sidebar(),
+        palette(),
+        shortcuts_sheet(),
         rx.el.main(
+            rx.box(sidebar_toggle(), class_name="topbar"),
             rx.cond(
                 ThreadState.not_found,
                 not_found(),

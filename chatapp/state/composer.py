@@ -5,6 +5,8 @@ States import one way: composer → live → thread, meter, sidebar.
 
 from __future__ import annotations
 
+import json
+
 import reflex as rx
 
 from chatapp import db
@@ -12,7 +14,7 @@ from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.services.billing import budgets
 from chatapp.services.catalog import local_model, preferences
-from chatapp.services.chat import leases, turns
+from chatapp.services.chat import branches, drafts, leases, turns
 from chatapp.state import live, meter, sidebar, thread
 from chatapp.state.live import LiveState
 from chatapp.state.meter import MeterState
@@ -33,6 +35,7 @@ class ComposerState(rx.State):
     # Ways out of a refused message: sign in (anonymous), or use a key of one's own.
     notice_sign_in: bool = False
     notice_use_key: bool = False
+    _sent: str = ""  # the last text sent from this tab: a late draft save of it is dropped
 
     @rx.var
     def selected_model_label(self) -> str:
@@ -66,15 +69,26 @@ class ComposerState(rx.State):
         # Replies a crash left "still writing" end here, so the page never shows them stuck.
         await leases.end_orphans(settings, user_id=user_id)
         thread_id = thread_id_from_path(self.router.url.path)
+        at = str(self.router.url.query_parameters.get("m", "") or "")
         on_screen = await self.get_state(ThreadState)
         used = await thread.open_thread(on_screen, user_id=user_id, thread_id=thread_id,
-                                        stats_for_nerds=prefs.stats_for_nerds)
+                                        stats_for_nerds=prefs.stats_for_nerds, at=at)
         if used in self._available_ids():
             self.model_id = used  # continue with the thread's model
         await sidebar.refresh(await self.get_state(SidebarState), user_id)
         await meter.refresh(await self.get_state(MeterState), user_id=user_id,
                             model_id=self.model_id)
-        return await _resume_live_block(await self.get_state(LiveState), on_screen, thread_id)
+        events = [await _resume_live_block(await self.get_state(LiveState), on_screen,
+                                           thread_id)]
+        if not on_screen.not_found:
+            draft = await db.run(lambda s: drafts.get_draft(s, user_id=user_id, slot=thread_id))
+            # The draft typed here before (a reload, another tab or device), or nothing.
+            events.append(rx.call_script(
+                f"window.chatappRestoreDraft && window.chatappRestoreDraft({json.dumps(draft)})"))
+        if on_screen.highlight_id:
+            events.append(rx.call_script(thread.REVEAL.format(
+                id=json.dumps(on_screen.highlight_id))))
+        return [e for e in events if e is not None]
 
     @rx.event
     async def set_model(self, model_id: str) -> None:
@@ -85,6 +99,19 @@ class ComposerState(rx.State):
                                     user_id=await reader_id(self), model_id=model_id)
             except ChatappError:
                 (await self.get_state(MeterState)).meter = ""
+
+    @rx.event
+    async def save_draft(self, text: str) -> None:
+        """What is typed, kept on the server (the composer sends it debounced)."""
+        text = str(text)
+        if text and text == self._sent:
+            return  # the save of a message already sent, arriving late
+        try:
+            user_id = await current_user_id(self) if text.strip() else await reader_id(self)
+            slot = (await self.get_state(ThreadState)).current_thread_id
+            await db.run(lambda s: drafts.save_draft(s, user_id=user_id, slot=slot, text=text))
+        except ChatappError as exc:
+            self.notice = exc.user_message
 
     @rx.event
     def dismiss_notice(self) -> None:
@@ -103,6 +130,7 @@ class ComposerState(rx.State):
             return None
         try:
             user_id = await current_user_id(self)
+            await thread.to_latest(on_screen, user_id)  # a window higher up: back to the end
             turn = await turns.begin_turn(
                 get_settings(), user_id=user_id, thread_id=on_screen.current_thread_id or None,
                 text=text, model_id=self.model_id, client_ip=client_ip(self),
@@ -111,7 +139,38 @@ class ComposerState(rx.State):
             self._refuse(exc)  # the text stays in the composer
             return None
         self.notice, self.notice_sign_in, self.notice_use_key = "", False, False
+        self._sent = text
         return await self._start(user_id, turn, text)
+
+    @rx.event
+    async def edit_message(self, form_data: dict):
+        """A new version of a sent message, as a new branch from there; a new reply streams."""
+        message_id = str(form_data.get("message_id", ""))
+        text = str(form_data.get("message", ""))
+        on_screen = await self.get_state(ThreadState)
+        if not text.strip():
+            return None
+        if on_screen.busy:
+            self.notice = BUSY_NOTICE
+            return None
+        try:
+            user_id = await current_user_id(self)
+            turn = await turns.begin_edit(
+                get_settings(), user_id=user_id, message_id=message_id, text=text,
+                model_id=self.model_id, client_ip=client_ip(self))
+        except ChatappError as exc:
+            self._refuse(exc)
+            return None
+        thread.cut_from(on_screen, message_id)
+        return await self._start(user_id, turn, text, branched=turn.user_message_id)
+
+    @rx.event
+    async def retry_with(self, message_id: str, model_id: str):
+        """Regenerate a reply with another model (the small menu next to Regenerate)."""
+        if model_id not in self._available_ids():
+            return None
+        self.model_id = model_id
+        return await self.retry(message_id)
 
     @rx.event
     async def retry(self, message_id: str):
@@ -128,16 +187,24 @@ class ComposerState(rx.State):
         except ChatappError as exc:
             self._refuse(exc)
             return None
-        thread.drop(on_screen, message_id)
-        return await self._start(user_id, turn, None)
+        thread.cut_from(on_screen, message_id)
+        return await self._start(user_id, turn, None, branched=turn.assistant_message_id)
 
-    async def _start(self, user_id: str, turn: turns.Turn, text: str | None):
-        thread.show_turn(await self.get_state(ThreadState), turn, text=text,
-                         model_label=self.selected_model_label)
+    async def _start(self, user_id: str, turn: turns.Turn, text: str | None,
+                     branched: str | None = None):
+        on_screen = await self.get_state(ThreadState)
+        thread.show_turn(on_screen, turn, text=text, model_label=self.selected_model_label)
+        if branched:  # a new sibling: its navigator shows at once
+            thread.show_branches(on_screen, await db.run(lambda s: branches.siblings_of(
+                s, user_id=user_id, message_ids=[branched])))
         live.begin(await self.get_state(LiveState), message_id=turn.assistant_message_id,
                    thread_id=turn.thread_id)
         await sidebar.refresh(await self.get_state(SidebarState), user_id)
-        events = [rx.set_value(COMPOSER_ID, ""), LiveState.run_generation,
+        sent_from = ["/chat/" + turn.thread_id] + (["/"] if turn.new_thread else [])
+        events = [rx.set_value(COMPOSER_ID, ""),
+                  rx.call_script("window.chatappDraftSent && window.chatappDraftSent("
+                                 f"{json.dumps(sent_from)})"),
+                  LiveState.run_generation,
                   rx.call_script("window.chatappScrollToBottom && window.chatappScrollToBottom()")]
         if turn.new_thread:
             events.insert(0, rx.redirect(f"/chat/{turn.thread_id}", replace=True))

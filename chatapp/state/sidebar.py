@@ -1,23 +1,129 @@
-"""The sidebar: the user's threads, grouped by recency, with a spinner on generating ones."""
+"""The sidebar: the user's threads (pinned first, grouped by recency, paged as it scrolls),
+the Archived view, and what can be done to a thread from its menu."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import reflex as rx
+from reflex_components_sonner.toast import ToastAction
 
 from chatapp import db
-from chatapp.services.chat import threads
+from chatapp.config import get_settings
+from chatapp.errors import ChatappError
+from chatapp.services.chat import generation, threads
 from chatapp.services.identity import accounts
-from chatapp.state.user import VISITOR
+from chatapp.state.thread import ThreadState
+from chatapp.state.user import VISITOR, reader_id
 from chatapp.state.views import ThreadItem, thread_items
+
+UNDO_SECONDS = 8  # how long the Undo of a deletion is offered (the server keeps it longer)
 
 
 class SidebarState(rx.State):
     threads: list[ThreadItem] = []
+    has_more_threads: bool = False
+    archived_view: bool = False  # the Archived list instead of the chats
+    renaming_id: str = ""  # the thread whose title is being edited in place
     signed_in: bool = False
     user_label: str = ""
     avatar_url: str = ""
+    _cursor: str = ""
+    _deleted_id: str = ""  # the thread the Undo toast brings back
+
+    @rx.event
+    async def load_more_threads(self) -> None:
+        """The next page of the list (the list's end came into view)."""
+        if not self._cursor:
+            return
+        user_id = await reader_id(self)
+        page = await db.run(lambda s: threads.thread_page(
+            s, user_id=user_id, archived=self.archived_view, cursor=self._cursor))
+        last = self.threads[-1] if self.threads else None
+        self.threads = [*self.threads, *thread_items(page.threads, after=last)]
+        self._cursor, self.has_more_threads = page.cursor, bool(page.cursor)
+
+    @rx.event
+    async def show_archived(self, archived: bool) -> None:
+        self.archived_view = bool(archived)
+        await _reload(self, await reader_id(self))
+
+    @rx.event
+    def start_rename(self, thread_id: str) -> None:
+        self.renaming_id = thread_id  # only picks which row shows the title field
+
+    @rx.event
+    def cancel_rename(self) -> None:
+        self.renaming_id = ""
+
+    @rx.event
+    async def rename(self, form_data: dict):
+        thread_id, title = str(form_data.get("thread_id", "")), str(form_data.get("title", ""))
+        self.renaming_id = ""
+        return await self._act(lambda s, user_id: threads.rename_thread(
+            s, user_id=user_id, thread_id=thread_id, title=title))
+
+    @rx.event
+    async def set_pinned(self, thread_id: str, pinned: bool):
+        return await self._act(lambda s, user_id: threads.set_pinned(
+            s, user_id=user_id, thread_id=thread_id, pinned=bool(pinned)))
+
+    @rx.event
+    async def set_archived(self, thread_id: str, archived: bool):
+        failed = await self._act(lambda s, user_id: threads.set_archived(
+            s, user_id=user_id, thread_id=thread_id, archived=bool(archived)))
+        if failed:
+            return failed
+        return rx.toast.success("Chat archived" if archived else "Chat restored",
+                                duration=3000)
+
+    @rx.event
+    async def delete(self, thread_id: str):
+        """Delete a thread (an Undo toast for a few seconds); deleting the open thread opens a
+        new chat."""
+        try:
+            user_id = await reader_id(self)
+            await generation.stop_thread(user_id, thread_id, settings=get_settings())
+        except ChatappError as exc:
+            return rx.toast.error(exc.user_message)
+        failed = await self._act(lambda s, uid: threads.delete_thread(
+            s, user_id=uid, thread_id=thread_id))
+        if failed:
+            return failed
+        self._deleted_id = thread_id
+        events: list[Any] = [rx.toast.info(
+            "Chat deleted", duration=UNDO_SECONDS * 1000, id="deleted",
+            action=ToastAction(label="Undo", on_click=SidebarState.undo_delete))]
+        if (await self.get_state(ThreadState)).current_thread_id == thread_id:
+            events.insert(0, rx.redirect("/"))
+        return events
+
+    @rx.event
+    async def undo_delete(self):
+        thread_id, self._deleted_id = self._deleted_id, ""
+        if not thread_id:
+            return None
+        return await self._act(lambda s, user_id: threads.undo_delete(
+            s, user_id=user_id, thread_id=thread_id))
+
+    async def _act(self, change: Callable[[Any, str], object]) -> Any:
+        """Apply `change(session, user_id)` and reload the list; a refusal as a toast."""
+        try:
+            user_id = await reader_id(self)
+            await db.run(lambda s: change(s, user_id))
+        except ChatappError as exc:
+            return rx.toast.error(exc.user_message)
+        await _reload(self, user_id)
+        return None
+
+
+async def _reload(state: SidebarState, user_id: str) -> None:
+    page = await db.run(lambda s: threads.thread_page(s, user_id=user_id,
+                                                      archived=state.archived_view))
+    state.threads = thread_items(page.threads)
+    state._cursor, state.has_more_threads = page.cursor, bool(page.cursor)
 
 
 # --- what other states may do to the sidebar ---------------------------------------------
@@ -25,8 +131,7 @@ class SidebarState(rx.State):
 
 async def refresh(state: SidebarState, user_id: str) -> None:
     """Reload the list and the account footer."""
-    summaries = await db.run(lambda s: threads.list_threads(s, user_id=user_id))
-    state.threads = thread_items(summaries)
+    await _reload(state, user_id)
     if user_id == VISITOR:  # a first visit: nothing stored yet
         state.signed_in, state.user_label, state.avatar_url = False, "Account", ""
         return

@@ -10,7 +10,9 @@ from chatapp.models import Message, MessageStatus
 from chatapp.providers.base import Usage
 from chatapp.providers.catalog import get_model
 from chatapp.services.billing import money
+from chatapp.services.chat.branches import Siblings
 from chatapp.services.chat.generation import ReplySnapshot
+from chatapp.services.chat.search import Segment, ThreadHit
 from chatapp.services.chat.threads import ThreadSummary, group_label
 
 
@@ -26,6 +28,10 @@ class MessageView:
     model_label: str = ""
     live: bool = False  # streaming in this tab: drawn by the live block, not the list
     stats: str = ""  # "stats for nerds": speed, first token, tokens, cost
+    # The branch navigator "‹ 2 / 3 ›" (when the message has siblings) and its neighbours.
+    branch: str = ""
+    previous_branch_id: str = ""
+    next_branch_id: str = ""
 
 
 @dataclasses.dataclass
@@ -35,6 +41,31 @@ class ThreadItem:
     group: str = ""
     first_in_group: bool = False
     generating: bool = False
+    pinned: bool = False
+    archived: bool = False
+    preview: str = ""  # the start of its newest message, for the tooltip
+    message_count: int = 0
+
+
+@dataclasses.dataclass
+class SegmentView:
+    text: str = ""
+    marked: bool = False
+
+
+@dataclasses.dataclass
+class SearchHitView:
+    message_id: str = ""
+    role: str = ""
+    snippet: list[SegmentView] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class SearchResultView:
+    thread_id: str = ""
+    title: list[SegmentView] = dataclasses.field(default_factory=list)
+    archived: bool = False
+    hits: list[SearchHitView] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -50,10 +81,13 @@ class ModelChoice:
 RETRYABLE = (MessageStatus.ERROR, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
 
 
-def message_view(msg: Message) -> MessageView:
+def message_view(msg: Message, siblings: Siblings | None = None) -> MessageView:
     model = get_model(msg.model) if msg.model else None
     status = MessageStatus(msg.status)
     return MessageView(
+        branch=f"{siblings.index} / {siblings.count}" if siblings else "",
+        previous_branch_id=siblings.previous_id if siblings else "",
+        next_branch_id=siblings.next_id if siblings else "",
         id=msg.id,
         role=msg.role,
         content=msg.content,
@@ -104,14 +138,27 @@ def reply_stats(msg: Message) -> str:
     return " · ".join(parts)
 
 
-def thread_items(summaries: list[ThreadSummary]) -> list[ThreadItem]:
+def thread_items(summaries: list[ThreadSummary], *,
+                 after: ThreadItem | None = None) -> list[ThreadItem]:
+    """The sidebar rows (pinned ones under "Pinned"), each group headed once; `after` is the
+    last row already shown when these continue the list."""
     items: list[ThreadItem] = []
-    last_group = None
+    last_group = after.group if after else None
     for t in summaries:
-        group = group_label(t.updated_at)
-        items.append(ThreadItem(t.id, t.title, group, group != last_group, t.generating))
+        group = "Pinned" if t.pinned and not t.archived else group_label(t.updated_at)
+        items.append(ThreadItem(t.id, t.title, group, group != last_group, t.generating,
+                                t.pinned, t.archived, t.preview, t.message_count))
         last_group = group
     return items
+
+
+def search_results(found: list[ThreadHit]) -> list[SearchResultView]:
+    def segs(parts: list[Segment]) -> list[SegmentView]:
+        return [SegmentView(p.text, p.marked) for p in parts]
+
+    return [SearchResultView(t.thread_id, segs(t.title), t.archived,
+                             [SearchHitView(h.message_id, h.role, segs(h.snippet))
+                              for h in t.hits]) for t in found]
 
 
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"

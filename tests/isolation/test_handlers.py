@@ -27,6 +27,7 @@ from chatapp.state.composer import ComposerState
 from chatapp.state.live import LiveState
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.thread import ThreadState
+from tests.isolation.attacks_conversations import CONVERSATION_ATTACKS
 from tests.isolation.attacks_keys import KEYS_ATTACKS
 from tests.isolation.attacks_settings import SETTINGS_ATTACKS
 from tests.isolation.conftest import MODEL, World
@@ -37,6 +38,7 @@ from tests.isolation.world import all_counts, live_session_ids, owned_rows
 URL_THREAD = "the other user's thread id, as the page URL /chat/<id>"
 MESSAGE_ARG = "the other user's message ids, as its argument"
 SESSION_ARG = "the other user's session ids, as its argument"
+THREAD_ARG = "the other user's thread ids, as its argument"
 SERVER_HELD = ("no id from the browser: only ids the server put in the tab's state; "
                "called with the tab on the other user's thread")
 OWN_DATA = ("takes no id: acts only on the caller's own data; "
@@ -78,6 +80,31 @@ HANDLERS: dict[str, Case] = {
     "SignInState.load": Case(OWN_DATA, ()),
     "UsageState.export_csv": Case(OWN_DATA, ()),
     "UsageState.load": Case(OWN_DATA, ()),
+    # Conversations (attacks_conversations.py): thread ids from the browser are checked
+    # against the caller; the rename and edit boxes only pick a row of the caller's own page.
+    "SidebarState.load_more_threads": Case(SERVER_HELD, ()),
+    "SidebarState.show_archived": Case(OWN_DATA, ("archived",)),
+    "SidebarState.start_rename": Case(THREAD_ARG, ("thread_id",)),
+    "SidebarState.cancel_rename": Case(OWN_DATA, ()),
+    "SidebarState.rename": Case(THREAD_ARG, ("form_data",)),
+    "SidebarState.set_pinned": Case(THREAD_ARG, ("thread_id", "pinned")),
+    "SidebarState.set_archived": Case(THREAD_ARG, ("thread_id", "archived")),
+    "SidebarState.delete": Case(THREAD_ARG, ("thread_id",)),
+    "SidebarState.undo_delete": Case(SERVER_HELD, ()),
+    "ThreadState.switch_branch": Case(MESSAGE_ARG, ("message_id",)),
+    "ThreadState.fork": Case(MESSAGE_ARG, ("message_id",)),
+    "ThreadState.start_edit": Case(MESSAGE_ARG, ("message_id",)),
+    "ThreadState.cancel_edit": Case(OWN_DATA, ()),
+    "ThreadState.dismiss_notice": Case(OWN_DATA, ()),
+    "ThreadState.load_newer": Case(URL_THREAD, ()),
+    "ComposerState.edit_message": Case(MESSAGE_ARG, ("form_data",)),
+    "ComposerState.retry_with": Case(MESSAGE_ARG, ("message_id", "model_id")),
+    "ComposerState.save_draft": Case(URL_THREAD, ("text",)),
+    # Search reads only the caller's own words (two users, the same words: each sees theirs).
+    "PaletteState.open_palette": Case(OWN_DATA, ()),
+    "PaletteState.opened": Case(OWN_DATA, ("shown",)),
+    "PaletteState.search": Case(OWN_DATA, ("query",)),
+    "PaletteState.toggle_archived": Case(OWN_DATA, ("include",)),
 }
 # Reflex's own handlers allowed on chatapp states. `setvar` can only call `set_<var>`
 # methods, and test_no_other_handler_and_no_var_the_browser_could_set shows none exist.
@@ -317,6 +344,7 @@ async def _sign_in_load(w: World, tab: Tab) -> set[str]:
 
 
 ATTACKS.update(SETTINGS_ATTACKS)
+ATTACKS.update(CONVERSATION_ATTACKS)
 ATTACKS.update(KEYS_ATTACKS)
 
 

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from chatapp.config import Settings
 from chatapp.models import (
     AuthSession,
+    Draft,
     Identity,
     Message,
     MessageStatus,
@@ -79,7 +80,7 @@ def make_person(engine: Engine, settings: Settings, name: str) -> Person:
                    rows[tokens.hash_token(second.token)], second.token)
         p.texts = [f"Question about {tag} secrets", f"Answer for {tag} only",
                    f"Follow-up of {tag}", f"Partial reply of {tag}", f"Still writing for {tag}",
-                   f"Streaming question of {tag}"]
+                   f"Streaming question of {tag}", f"Unsent draft of {tag}"]
 
         def turn(content: str, thread_id: str | None) -> turns.Turn:
             t = turns.start_turn(s, settings=settings, user_id=p.user_id, thread_id=thread_id,
@@ -112,6 +113,7 @@ def make_person(engine: Engine, settings: Settings, name: str) -> Person:
                               cost_microusd=56, duration_ms=700)
         s.add(UserSettings(user_id=p.user_id, default_model=model, disabled_models=DISABLED,
                            pinned_models=model, stats_for_nerds=True))
+        s.add(Draft(user_id=p.user_id, slot=t1.thread_id, text=p.texts[6]))
         s.commit()
         p.usage_id = record.id
     p.thread_id, p.user_message_id = t1.thread_id, t1.user_message_id or ""
@@ -123,7 +125,7 @@ def make_person(engine: Engine, settings: Settings, name: str) -> Person:
 
 def owned_rows(engine: Engine, user_id: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every column of every row the user owns (user, identities, sessions, threads,
-    messages, usage, settings), read on a new connection: equal snapshots mean nothing of
+    messages, usage, settings, drafts), read on a new connection: equal snapshots mean nothing of
     theirs changed."""
     threads = sa.select(col(Thread.id)).where(col(Thread.user_id) == user_id)
     queries = {
@@ -134,6 +136,7 @@ def owned_rows(engine: Engine, user_id: str) -> dict[str, list[tuple[Any, ...]]]
         "messages": sa.select(Message).where(col(Message.thread_id).in_(threads)),
         "usage_records": sa.select(UsageRecord).where(col(UsageRecord.user_id) == user_id),
         "user_settings": sa.select(UserSettings).where(col(UserSettings.user_id) == user_id),
+        "drafts": sa.select(Draft).where(col(Draft.user_id) == user_id),
     }
     with engine.connect() as conn:
         return {name: sorted(tuple(row) for row in conn.execute(q))
@@ -149,4 +152,5 @@ def live_session_ids(engine: Engine, user_id: str) -> set[str]:
 def all_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
-                for t in ("users", "identities", "auth_sessions", "threads", "messages")}
+                for t in ("users", "identities", "auth_sessions", "threads", "messages",
+                          "drafts")}

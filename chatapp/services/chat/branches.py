@@ -145,6 +145,18 @@ def fork(session: Session, *, user_id: str, message_id: str) -> Thread:
     return copy
 
 
+def siblings_of(session: Session, *, user_id: str, message_ids: list[str]) -> dict[str, Siblings]:
+    """Where each of the user's `message_ids` stands among its siblings (those with some)."""
+    rows = session.exec(
+        select(Message).join(Thread, col(Thread.id) == col(Message.thread_id))
+        .where(col(Message.id).in_(message_ids), Thread.user_id == user_id)
+    ).all()
+    found: dict[str, Siblings] = {}
+    for thread_id in {m.thread_id for m in rows}:
+        found |= _siblings(session, thread_id, [m for m in rows if m.thread_id == thread_id])
+    return found
+
+
 # --- inside the tree ------------------------------------------------------------------------
 
 
@@ -229,5 +241,5 @@ def _siblings(session: Session, thread_id: str, messages: list[Message]) -> dict
 
 __all__ = [
     "MessagePage", "Siblings", "branch_ids", "fork", "page_after", "page_around", "page_before",
-    "switch_branch", "visible_page",
+    "siblings_of", "switch_branch", "visible_page",
 ]

@@ -158,6 +158,17 @@ def undo_delete(session: Session, *, user_id: str, thread_id: str) -> Thread:
     return thread
 
 
+def fork_origin(session: Session, *, user_id: str, thread_id: str) -> tuple[str, str] | None:
+    """The thread this one was forked from, as (id, title), while it is still the user's."""
+    thread = get_thread(session, user_id=user_id, thread_id=thread_id)
+    if thread.forked_from_thread_id is None:
+        return None
+    origin = session.get(Thread, thread.forked_from_thread_id)
+    if origin is None or origin.user_id != user_id or origin.deleted_at is not None:
+        return None
+    return origin.id, origin.title
+
+
 def active_reply_id(session: Session, *, user_id: str, thread_id: str) -> str:
     """The reply being written in the user's thread ("" when none)."""
     thread = get_thread(session, user_id=user_id, thread_id=thread_id)
@@ -216,6 +227,7 @@ __all__ = [
     "ThreadListPage",
     "ThreadSummary",
     "delete_thread",
+    "fork_origin",
     "get_message",
     "get_thread",
     "group_label",
