@@ -34,7 +34,16 @@
     target.scrollIntoView({ block: "center" });
   };
 
-  function firstMessage(el) { return el.querySelector("[data-message-id]"); }
+  // The message drawn on top: pages are drawn in CSS order, not in the order of the DOM.
+  function firstMessage(el) {
+    var top = null, best = Infinity;
+    el.querySelectorAll(".page").forEach(function (p) {
+      var order = parseInt(getComputedStyle(p).order, 10) || 0;
+      var first = p.querySelector("[data-message-id]");
+      if (first && order < best) { best = order; top = first; }
+    });
+    return top;
+  }
 
   function loadPage(el) {
     if (loading || !reading) return;

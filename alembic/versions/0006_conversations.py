@@ -7,9 +7,9 @@ Create Date: 2026-12-02 06:00:00
 The search index is each database's own engine, kept in step by triggers in the same
 transaction as every write (an ended reply is indexed when it ends; a streaming one is not):
 - SQLite: FTS5 tables `search_messages` and `search_threads` whose rowids are those of the
-  rows they index (porter stemming, diacritics folded).
-- PostgreSQL: a `search_messages` table of tsvectors (GIN index) filled by a trigger, and a GIN
-  expression index on the thread titles.
+  rows they index, with the owner as a token (porter stemming, diacritics folded).
+- PostgreSQL: a `search_messages` table of tsvectors with their owner (GIN index) filled by a
+  trigger, and a GIN expression index on the thread titles.
 They are not in SQLModel.metadata (alembic's env skips names starting with `search_`).
 
 A later migration that rebuilds `messages` or `threads` on SQLite (batch "move and copy") drops
@@ -31,27 +31,38 @@ depends_on: str | Sequence[str] | None = None
 
 ENDED = "NOT IN ('pending', 'streaming')"
 TOKENIZE = "tokenize = 'porter unicode61 remove_diacritics 2'"
+# Each indexed row names its owner as one token ("u" and the user id with - and _ spelled out)
+# so a search matches the owner and the words in the index itself; the results are joined back
+# to the threads and checked against the owner again.
+OWNER = "'u' || replace(replace({user_id}, '-', 'x0'), '_', 'x1')"
+MESSAGE_OWNER = OWNER.format(user_id="(SELECT user_id FROM threads WHERE id = {m}.thread_id)")
 
 SQLITE_UP = [
-    f"CREATE VIRTUAL TABLE search_messages USING fts5(body, message_id UNINDEXED, {TOKENIZE})",
+    f"""CREATE VIRTUAL TABLE search_messages USING fts5(body, owner, message_id UNINDEXED,
+        {TOKENIZE})""",
     f"""CREATE TRIGGER search_messages_insert AFTER INSERT ON messages
         WHEN new.status {ENDED} AND new.content != '' BEGIN
-          INSERT INTO search_messages(rowid, body, message_id)
-          VALUES (new.rowid, new.content, new.id);
+          INSERT INTO search_messages(rowid, body, owner, message_id)
+          VALUES (new.rowid, new.content, {MESSAGE_OWNER.format(m="new")}, new.id);
         END""",
     f"""CREATE TRIGGER search_messages_update AFTER UPDATE OF content, status ON messages BEGIN
           DELETE FROM search_messages WHERE rowid = old.rowid;
-          INSERT INTO search_messages(rowid, body, message_id)
-          SELECT new.rowid, new.content, new.id WHERE new.status {ENDED} AND new.content != '';
+          INSERT INTO search_messages(rowid, body, owner, message_id)
+          SELECT new.rowid, new.content, {MESSAGE_OWNER.format(m="new")}, new.id
+          WHERE new.status {ENDED} AND new.content != '';
         END""",
     """CREATE TRIGGER search_messages_delete AFTER DELETE ON messages BEGIN
           DELETE FROM search_messages WHERE rowid = old.rowid;
         END""",
-    f"""INSERT INTO search_messages(rowid, body, message_id)
-        SELECT rowid, content, id FROM messages WHERE status {ENDED} AND content != ''""",
-    f"CREATE VIRTUAL TABLE search_threads USING fts5(title, thread_id UNINDEXED, {TOKENIZE})",
-    """CREATE TRIGGER search_threads_insert AFTER INSERT ON threads BEGIN
-          INSERT INTO search_threads(rowid, title, thread_id) VALUES (new.rowid, new.title, new.id);
+    f"""INSERT INTO search_messages(rowid, body, owner, message_id)
+        SELECT m.rowid, m.content, {OWNER.format(user_id="t.user_id")}, m.id
+        FROM messages m JOIN threads t ON t.id = m.thread_id
+        WHERE m.status {ENDED} AND m.content != ''""",
+    f"""CREATE VIRTUAL TABLE search_threads USING fts5(title, owner, thread_id UNINDEXED,
+        {TOKENIZE})""",
+    f"""CREATE TRIGGER search_threads_insert AFTER INSERT ON threads BEGIN
+          INSERT INTO search_threads(rowid, title, owner, thread_id)
+          VALUES (new.rowid, new.title, {OWNER.format(user_id="new.user_id")}, new.id);
         END""",
     """CREATE TRIGGER search_threads_update AFTER UPDATE OF title ON threads BEGIN
           UPDATE search_threads SET title = new.title WHERE rowid = old.rowid;
@@ -59,7 +70,8 @@ SQLITE_UP = [
     """CREATE TRIGGER search_threads_delete AFTER DELETE ON threads BEGIN
           DELETE FROM search_threads WHERE rowid = old.rowid;
         END""",
-    "INSERT INTO search_threads(rowid, title, thread_id) SELECT rowid, title, id FROM threads",
+    f"""INSERT INTO search_threads(rowid, title, owner, thread_id)
+        SELECT rowid, title, {OWNER.format(user_id="user_id")}, id FROM threads""",
 ]
 SQLITE_DOWN = [
     *(f"DROP TRIGGER IF EXISTS search_{t}_{op}" for t in ("messages", "threads")
@@ -68,17 +80,23 @@ SQLITE_DOWN = [
     "DROP TABLE IF EXISTS search_threads",
 ]
 
-# tsvector is limited to 1 MB: the first 200,000 characters of a message are indexed.
+# tsvector is limited to 1 MB: the first 200,000 characters of a message are indexed. `seq`
+# orders a user's rows newest first, so a word found in most of them is ranked among the
+# newest few thousand without reading them all.
 POSTGRES_UP = [
     """CREATE TABLE search_messages (
           message_id varchar(32) PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+          user_id varchar(32) NOT NULL,
+          seq bigserial NOT NULL,
           document tsvector NOT NULL)""",
     "CREATE INDEX search_messages_document ON search_messages USING gin (document)",
+    "CREATE INDEX search_messages_user_seq ON search_messages (user_id, seq)",
     f"""CREATE FUNCTION search_messages_sync() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
           IF NEW.status {ENDED} AND NEW.content <> '' THEN
-            INSERT INTO search_messages(message_id, document)
-            VALUES (NEW.id, to_tsvector('english', left(NEW.content, 200000)))
+            INSERT INTO search_messages(message_id, user_id, document)
+            SELECT NEW.id, t.user_id, to_tsvector('english', left(NEW.content, 200000))
+            FROM threads t WHERE t.id = NEW.thread_id
             ON CONFLICT (message_id) DO UPDATE SET document = EXCLUDED.document;
           ELSIF TG_OP = 'UPDATE' THEN
             DELETE FROM search_messages WHERE message_id = NEW.id;
@@ -87,9 +105,10 @@ POSTGRES_UP = [
         END $$""",
     """CREATE TRIGGER search_messages_sync AFTER INSERT OR UPDATE OF content, status ON messages
         FOR EACH ROW EXECUTE FUNCTION search_messages_sync()""",
-    f"""INSERT INTO search_messages(message_id, document)
-        SELECT id, to_tsvector('english', left(content, 200000)) FROM messages
-        WHERE status {ENDED} AND content <> ''""",
+    f"""INSERT INTO search_messages(message_id, user_id, document)
+        SELECT m.id, t.user_id, to_tsvector('english', left(m.content, 200000))
+        FROM messages m JOIN threads t ON t.id = m.thread_id
+        WHERE m.status {ENDED} AND m.content <> '' ORDER BY m.created_at""",
     "CREATE INDEX search_threads_title ON threads USING gin (to_tsvector('english', title))",
 ]
 POSTGRES_DOWN = [

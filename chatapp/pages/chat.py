@@ -8,7 +8,7 @@ from chatapp.components.composer import composer, streaming_here
 from chatapp.components.message import live_reply, message
 from chatapp.components.palette import palette, shortcuts_sheet
 from chatapp.components.sidebar import sidebar, sidebar_toggle
-from chatapp.state.thread import ThreadState
+from chatapp.state.thread import SLOTS, ThreadState
 
 
 def empty_state() -> rx.Component:
@@ -57,30 +57,42 @@ def thread_notice() -> rx.Component:
     )
 
 
+def _page(k: int) -> rx.Component:
+    """One slot of the window: its own list, so loading another page leaves it untouched."""
+    return rx.box(rx.foreach(getattr(ThreadState, f"slot{k}"), message), class_name="page",
+                  order=ThreadState.slot_positions[k])
+
+
 def conversation() -> rx.Component:
     # Scrolling to either end loads the next page by itself (chat.js watches these buttons);
     # the buttons stay for keyboards.
     return rx.box(
         rx.box(
-            fork_origin(),
-            rx.cond(
-                ThreadState.has_more,
-                rx.center(rx.button("Load earlier messages", variant="ghost", size="1",
-                                    on_click=ThreadState.load_earlier, id="load-earlier",
-                                    data_testid="load-earlier")),
+            rx.box(
+                fork_origin(),
+                rx.cond(
+                    ThreadState.has_more,
+                    rx.center(rx.button("Load earlier messages", variant="ghost", size="1",
+                                        on_click=ThreadState.load_earlier, id="load-earlier",
+                                        data_testid="load-earlier")),
+                ),
+                class_name="page-edge", order=-1,
             ),
-            rx.foreach(ThreadState.messages, message),
-            rx.cond(
-                ThreadState.has_newer,
-                rx.center(rx.button("Load newer messages", variant="ghost", size="1",
-                                    on_click=ThreadState.load_newer, id="load-newer",
-                                    data_testid="load-newer")),
+            *[_page(k) for k in range(SLOTS)],
+            rx.box(
+                rx.cond(
+                    ThreadState.has_newer,
+                    rx.center(rx.button("Load newer messages", variant="ghost", size="1",
+                                        on_click=ThreadState.load_newer, id="load-newer",
+                                        data_testid="load-newer")),
+                ),
+                rx.cond(
+                    streaming_here(),
+                    live_reply(),
+                ),
+                thread_notice(),
+                class_name="page-edge", order=SLOTS,
             ),
-            rx.cond(
-                streaming_here(),
-                live_reply(),
-            ),
-            thread_notice(),
             class_name="messages-inner",
         ),
         id="messages",
@@ -100,8 +112,7 @@ def chat_layout() -> rx.Component:
                 not_found(),
                 rx.fragment(
                     rx.cond(
-                        (ThreadState.current_thread_id == "")
-                        & (ThreadState.messages.length() == 0),
+                        (ThreadState.current_thread_id == "") & ThreadState.empty,
                         empty_state(),
                         conversation(),
                     ),

@@ -1,6 +1,11 @@
 """The open thread as the tab shows it: a window of its visible branch (paged both ways, a
 bounded number of messages however far one scrolls), branch switching, forks, not-found.
 
+The window is held in SLOTS page vars, each drawn by its own list in the page, in the order
+`slot_positions` gives (CSS `order`): a page loaded above or below fills one slot, so only that
+page goes over the wire and only it renders; the others are not touched. Past SLOTS pages the
+far end is unloaded.
+
 Other states change it only through this module's functions (`open_thread`, `show_turn`,
 `show_final`, `cut_from`, `to_latest`), never through its private members.
 """
@@ -20,9 +25,8 @@ from chatapp.state.user import reader_id
 from chatapp.state.views import MessageView, message_view
 
 PAGE_SIZE = branches.PAGE
-# The most messages the page holds: past it, the far end is unloaded (and loads again when
-# scrolled back to), so a long scroll never piles up elements.
-MAX_LOADED = 4 * PAGE_SIZE
+SLOTS = 4  # pages held at once: past them the far end is unloaded (and loads again later)
+MAX_LOADED = SLOTS * PAGE_SIZE
 REVEAL = "window.chatappReveal && window.chatappReveal({id})"
 
 
@@ -36,7 +40,14 @@ class ThreadState(rx.State):
     current_thread_id: str = ""
     not_found: bool = False
     loaded: bool = False
-    messages: list[MessageView] = []
+    # The window, a page per slot; `slot_order` lists the filled slots oldest page first, and
+    # `slot_positions[k]` is where slot k is drawn.
+    slot0: list[MessageView] = []
+    slot1: list[MessageView] = []
+    slot2: list[MessageView] = []
+    slot3: list[MessageView] = []
+    slot_order: list[int] = []
+    slot_positions: list[int] = [0, 1, 2, 3]
     has_more: bool = False  # older messages above the window
     has_newer: bool = False  # newer messages below it (opened around an old message)
     highlight_id: str = ""  # the message a search result opened
@@ -46,44 +57,63 @@ class ThreadState(rx.State):
     notice: str = ""
     stats_for_nerds: bool = False  # show speed, tokens and cost under replies
 
+    # Computed vars name the slots themselves: Reflex finds what they depend on in their code.
     @rx.var
     def busy(self) -> bool:
         """A reply in this thread is still being written."""
-        return any(m.active for m in self.messages[-2:])
+        slots = (self.slot0, self.slot1, self.slot2, self.slot3)
+        newest = [m for k in self.slot_order for m in slots[k]][-2:]
+        return any(m.active for m in newest)
+
+    @rx.var
+    def empty(self) -> bool:
+        """No message is on screen."""
+        slots = (self.slot0, self.slot1, self.slot2, self.slot3)
+        return not any(slots[k] for k in self.slot_order)
 
     @rx.event
     async def load_earlier(self) -> None:
         """The page above the window (scrolled to its top)."""
-        if not self.messages:
+        shown = loaded(self)
+        if not shown:
             return
-        first = self.messages[0].id
+        first = shown[0].id
         page = await self._fetch(lambda s, user_id: branches.page_before(
             s, user_id=user_id, thread_id=self.current_thread_id, before_id=first))
-        if page is None:
+        if page is None or not page.messages:
+            self.has_more = False if page is not None else self.has_more
             return
-        views = _views(page)
-        self.messages = views + self.messages
-        self.has_more = page.has_more
-        if len(self.messages) > MAX_LOADED:
-            self.messages = self.messages[:MAX_LOADED]
+        if len(self.slot_order) == SLOTS:  # unload the newest page
+            _set_slot(self, self.slot_order[-1], [])
+            self.slot_order = self.slot_order[:-1]
             self.has_newer = True
+        free = _free_slot(self)
+        _set_slot(self, free, _views(page))
+        self.slot_order = [free, *self.slot_order]
+        self.has_more = page.has_more
+        _place(self)
 
     @rx.event
     async def load_newer(self) -> None:
         """The page below the window (scrolled to its bottom, when it does not end at the
         newest message)."""
-        if not self.messages or not self.has_newer:
+        shown = loaded(self)
+        if not shown or not self.has_newer:
             return
-        last = self.messages[-1].id
+        last = shown[-1].id
         page = await self._fetch(lambda s, user_id: branches.page_after(
             s, user_id=user_id, thread_id=self.current_thread_id, after_id=last))
         if page is None:
             return
-        self.messages = self.messages + _views(page)
-        self.has_newer = page.has_newer
-        if len(self.messages) > MAX_LOADED:
-            self.messages = self.messages[-MAX_LOADED:]
+        if len(self.slot_order) == SLOTS:  # unload the oldest page
+            _set_slot(self, self.slot_order[0], [])
+            self.slot_order = self.slot_order[1:]
             self.has_more = True
+        free = _free_slot(self)
+        _set_slot(self, free, _views(page))
+        self.slot_order = [*self.slot_order, free]
+        self.has_newer = page.has_newer
+        _place(self)
 
     @rx.event
     async def switch_branch(self, message_id: str):
@@ -130,7 +160,8 @@ class ThreadState(rx.State):
             user_id = await reader_id(self)
             return await db.run(lambda s: read(s, user_id))
         except NotFoundError:
-            self.not_found, self.messages = True, []
+            self.not_found = True
+            _clear(self)
         except ChatappError as exc:
             self.notice = exc.user_message
         return None
@@ -140,8 +171,54 @@ def _views(page: branches.MessagePage) -> list[MessageView]:
     return [message_view(m, page.siblings.get(m.id)) for m in page.messages]
 
 
+# --- the slots ---------------------------------------------------------------------------
+
+
+def _slot(state: ThreadState, k: int) -> list[MessageView]:
+    return getattr(state, f"slot{k}")
+
+
+def _set_slot(state: ThreadState, k: int, views: list[MessageView]) -> None:
+    setattr(state, f"slot{k}", views)
+
+
+def _free_slot(state: ThreadState) -> int:
+    return next(k for k in range(SLOTS) if k not in state.slot_order)
+
+
+def _place(state: ThreadState) -> None:
+    positions = list(range(SLOTS))
+    for position, k in enumerate(state.slot_order):
+        positions[k] = position
+    if positions != state.slot_positions:
+        state.slot_positions = positions
+
+
+def _clear(state: ThreadState) -> None:
+    for k in range(SLOTS):
+        if _slot(state, k):
+            _set_slot(state, k, [])
+    state.slot_order = []
+
+
+def loaded(state: ThreadState) -> list[MessageView]:
+    """Every message the tab holds, oldest first."""
+    return [m for k in state.slot_order for m in _slot(state, k)]
+
+
+def _newest(state: ThreadState) -> int:
+    """The slot of the newest page (made when there is none)."""
+    if not state.slot_order:
+        state.slot_order = [0]
+        _place(state)
+    return state.slot_order[-1]
+
+
 def _show(state: ThreadState, page: branches.MessagePage) -> None:
-    state.messages = _views(page)
+    _clear(state)
+    _set_slot(state, 0, _views(page))
+    state.slot_order = [0]
+    _place(state)
     state.has_more, state.has_newer = page.has_more, page.has_newer
 
 
@@ -151,7 +228,8 @@ async def open_thread(state: ThreadState, *, user_id: str, thread_id: str,
     `at` (a search result); the thread's model id, or None for a new chat or a thread that is
     not the user's."""
     state.current_thread_id, state.not_found = thread_id, False
-    state.messages, state.has_more, state.has_newer = [], False, False
+    _clear(state)
+    state.has_more, state.has_newer = False, False
     state.highlight_id = state.editing_id = state.notice = ""
     state.forked_from_id = state.forked_from_title = ""
     state.stats_for_nerds = stats_for_nerds
@@ -170,7 +248,8 @@ async def open_thread(state: ThreadState, *, user_id: str, thread_id: str,
             if origin:
                 state.forked_from_id, state.forked_from_title = origin
         except NotFoundError:
-            state.not_found, state.messages = True, []
+            state.not_found = True
+            _clear(state)
             model_id = None
     state.loaded = True
     return model_id
@@ -202,20 +281,23 @@ async def to_latest(state: ThreadState, user_id: str) -> None:
 
 
 def last_message(state: ThreadState) -> MessageView | None:
-    return state.messages[-1] if state.messages else None
+    shown = loaded(state)
+    return shown[-1] if shown else None
 
 
 def show_turn(state: ThreadState, turn: turns.Turn, *, text: str | None,
               model_label: str) -> MessageView:
     """A turn just begun: the user's message (None when a reply is regenerated) and the live
     placeholder of its reply, which the live block draws until it ends."""
+    k = _newest(state)
+    added = []
     if text is not None:
-        state.messages.append(MessageView(id=turn.user_message_id or "", role="user",
-                                          content=text.strip()))
+        added.append(MessageView(id=turn.user_message_id or "", role="user",
+                                 content=text.strip()))
     placeholder = MessageView(id=turn.assistant_message_id, role="assistant",
                               status=MessageStatus.PENDING,
                               active=True, model_label=model_label, live=True)
-    state.messages.append(placeholder)
+    _set_slot(state, k, [*_slot(state, k), *added, placeholder])
     state.current_thread_id = turn.thread_id
     state.editing_id = state.highlight_id = ""
     return placeholder
@@ -223,31 +305,41 @@ def show_turn(state: ThreadState, turn: turns.Turn, *, text: str | None,
 
 def show_branches(state: ThreadState, found: dict[str, branches.Siblings]) -> None:
     """Give messages just added their navigators (a regenerated reply, an edited message)."""
-    for i, m in enumerate(state.messages):
-        if m.id in found:
-            sib = found[m.id]
-            state.messages[i] = dataclasses.replace(
-                m, branch=f"{sib.index} / {sib.count}", previous_branch_id=sib.previous_id,
-                next_branch_id=sib.next_id)
+    for k in state.slot_order:
+        views = _slot(state, k)
+        if any(m.id in found for m in views):
+            _set_slot(state, k, [
+                dataclasses.replace(m, branch=f"{found[m.id].index} / {found[m.id].count}",
+                                    previous_branch_id=found[m.id].previous_id,
+                                    next_branch_id=found[m.id].next_id)
+                if m.id in found else m for m in views])
 
 
 def show_final(state: ThreadState, view: MessageView) -> None:
     """Replace a reply's placeholder with how it is stored now."""
-    for i, m in enumerate(state.messages):
-        if m.id == view.id:
-            view.model_label = view.model_label or m.model_label
-            if not view.branch:  # the navigator it was given when it began
-                view.branch, view.previous_branch_id, view.next_branch_id = (
-                    m.branch, m.previous_branch_id, m.next_branch_id)
-            state.messages[i] = view
-            break
+    for k in reversed(state.slot_order):
+        views = _slot(state, k)
+        for i, m in enumerate(views):
+            if m.id == view.id:
+                view.model_label = view.model_label or m.model_label
+                if not view.branch:  # the navigator it was given when it began
+                    view.branch, view.previous_branch_id, view.next_branch_id = (
+                        m.branch, m.previous_branch_id, m.next_branch_id)
+                _set_slot(state, k, [*views[:i], view, *views[i + 1:]])
+                return
 
 
 def cut_from(state: ThreadState, message_id: str) -> None:
     """Take a message and everything below it off the screen: a reply being regenerated or a
     message being edited starts a new branch there."""
-    for i, m in enumerate(state.messages):
-        if m.id == message_id:
-            state.messages = state.messages[:i]
-            state.has_newer = False
-            return
+    for position, k in enumerate(state.slot_order):
+        views = _slot(state, k)
+        for i, m in enumerate(views):
+            if m.id == message_id:
+                _set_slot(state, k, views[:i])
+                for later in state.slot_order[position + 1:]:
+                    _set_slot(state, later, [])
+                state.slot_order = state.slot_order[:position + 1]
+                state.has_newer = False
+                _place(state)
+                return

@@ -18,7 +18,7 @@ from chatapp.models import Draft
 from chatapp.state.composer import ComposerState
 from chatapp.state.palette import PaletteState
 from chatapp.state.sidebar import SidebarState
-from chatapp.state.thread import ThreadState
+from chatapp.state.thread import ThreadState, loaded
 from tests.isolation.conftest import MODEL, World
 from tests.isolation.harness import Outcome, Tab
 from tests.isolation.screen import chat_screen
@@ -129,7 +129,7 @@ async def switch_branch(w: World, tab: Tab) -> set[str]:
         await tab.call(ThreadState, "dismiss_notice")
         out = await tab.call(ThreadState, "switch_branch", message_id=message_id)
         thread = await tab.state(ThreadState)
-        assert (thread.notice, thread.messages, out.errors) == (NOT_FOUND, before, [])
+        assert (thread.notice, loaded(thread), out.errors) == (NOT_FOUND, before, [])
     return set(_alices_messages(w))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from chatapp.state.composer import ComposerState
-from chatapp.state.thread import ThreadState
+from chatapp.state.thread import ThreadState, loaded
 from chatapp.state.views import MessageView
 from tests.isolation.harness import Tab
 
@@ -21,5 +21,5 @@ class ChatScreen:
 
 async def chat_screen(tab: Tab) -> ChatScreen:
     thread, composer = await tab.state(ThreadState), await tab.state(ComposerState)
-    return ChatScreen(composer.notice, thread.messages, thread.not_found,
+    return ChatScreen(composer.notice, loaded(thread), thread.not_found,
                       thread.current_thread_id, thread.busy)

@@ -18,6 +18,9 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 MARK, UNMARK = "\ue000", "\ue001"
 MAX_TERMS = 8
 MESSAGE_CANDIDATES = 200  # ranked message hits considered before grouping by thread
+# A word found in most of a user's messages is ranked among the newest this many matches,
+# not all of them: the cost of a search stays bounded however large the history grows.
+POOL = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,9 @@ def search(session: Session, *, user_id: str, query: str, include_archived: bool
     if not words:
         return []
     engine = _SQLite if session.get_bind().dialect.name == "sqlite" else _Postgres
-    params = {"user_id": user_id, "query": engine.query(words), "mark": MARK, "unmark": UNMARK}
+    params = {"user_id": user_id, "mark": MARK, "unmark": UNMARK, "pool": POOL,
+              "query": engine.query(words, user_id, "body"),
+              "titles": engine.query(words, user_id, "title")}
     visible = "" if include_archived else "AND t.visibility = 'visible'"
     found: dict[str, ThreadHit] = {}
     for row in session.execute(_typed(engine.TITLES.format(visible=visible)),
@@ -84,6 +89,11 @@ def search(session: Session, *, user_id: str, query: str, include_archived: bool
     return list(found.values())
 
 
+def owner_token(user_id: str) -> str:
+    """The user as one index token (migration 0006 writes the same)."""
+    return "u" + user_id.replace("-", "x0").replace("_", "x1")
+
+
 def _typed(sql: str) -> Any:
     return sa.text(sql).columns(updated_at=UTCDateTime())  # SQLite returns text otherwise
 
@@ -98,27 +108,35 @@ def segments(text: str) -> list[Segment]:
 
 
 class _SQLite:
-    """FTS5: bm25 ranks (lower is better); snippet() marks the words."""
+    """FTS5: bm25 ranks (lower is better) among the newest POOL matches of the owner's;
+    highlight() and snippet() mark the words."""
 
     TITLES = """
-        SELECT t.id, highlight(search_threads, 0, :mark, :unmark) AS title, t.updated_at,
-               t.visibility
-        FROM search_threads JOIN threads t ON t.id = search_threads.thread_id
-        WHERE search_threads MATCH :query AND t.user_id = :user_id AND t.deleted_at IS NULL
-              {visible}
-        ORDER BY bm25(search_threads), t.updated_at DESC, t.id LIMIT :limit"""
+        WITH found AS (
+          SELECT thread_id, highlight(search_threads, 0, :mark, :unmark) AS title,
+                 bm25(search_threads, 1.0, 0.0) AS score
+          FROM search_threads WHERE search_threads MATCH :titles
+          ORDER BY rowid DESC LIMIT :pool)
+        SELECT t.id, found.title, t.updated_at, t.visibility
+        FROM found JOIN threads t ON t.id = found.thread_id
+        WHERE t.user_id = :user_id AND t.deleted_at IS NULL {visible}
+        ORDER BY found.score, t.updated_at DESC, t.id LIMIT :limit"""
     MESSAGES = """
-        SELECT search_messages.rowid AS key, m.id AS message_id, m.role, m.thread_id, t.title,
-               t.updated_at, t.visibility
-        FROM search_messages JOIN messages m ON m.id = search_messages.message_id
+        WITH found AS (
+          SELECT rowid AS key, message_id, bm25(search_messages, 1.0, 0.0) AS score
+          FROM search_messages WHERE search_messages MATCH :query
+          ORDER BY rowid DESC LIMIT :pool)
+        SELECT found.key, m.id AS message_id, m.role, m.thread_id, t.title, t.updated_at,
+               t.visibility
+        FROM found JOIN messages m ON m.id = found.message_id
              JOIN threads t ON t.id = m.thread_id
-        WHERE search_messages MATCH :query AND t.user_id = :user_id AND t.deleted_at IS NULL
-              {visible}
-        ORDER BY bm25(search_messages), m.created_at DESC, m.id LIMIT :limit"""
+        WHERE t.user_id = :user_id AND t.deleted_at IS NULL {visible}
+        ORDER BY found.score, m.created_at DESC, m.id LIMIT :limit"""
 
     @staticmethod
-    def query(words: list[str]) -> str:
-        return " AND ".join(f'"{w}"*' for w in words)
+    def query(words: list[str], user_id: str, column: str) -> str:
+        phrases = " AND ".join(f'"{w}"*' for w in words)
+        return f'owner : "{owner_token(user_id)}" AND {column} : ({phrases})'
 
     @staticmethod
     def snippets(session: Session, query: str, keys: list[Any]) -> dict[Any, str]:
@@ -133,30 +151,34 @@ class _SQLite:
 
 
 class _Postgres:
-    """tsvector and GIN indexes (English stemming): ts_rank ranks; ts_headline marks."""
+    """tsvector and GIN indexes (English stemming): ts_rank ranks among the newest POOL
+    matches of the owner's; ts_headline marks the words."""
 
     TITLES = """
-        SELECT t.id, ts_headline('english', t.title, to_tsquery('english', :query),
+        SELECT t.id, ts_headline('english', t.title, to_tsquery('english', :titles),
                                  'HighlightAll=true, StartSel=' || :mark || ', StopSel='
                                  || :unmark) AS title,
                t.updated_at, t.visibility
         FROM threads t
-        WHERE to_tsvector('english', t.title) @@ to_tsquery('english', :query)
+        WHERE to_tsvector('english', t.title) @@ to_tsquery('english', :titles)
               AND t.user_id = :user_id AND t.deleted_at IS NULL {visible}
-        ORDER BY ts_rank(to_tsvector('english', t.title), to_tsquery('english', :query)) DESC,
+        ORDER BY ts_rank(to_tsvector('english', t.title), to_tsquery('english', :titles)) DESC,
                  t.updated_at DESC, t.id LIMIT :limit"""
     MESSAGES = """
+        WITH found AS (
+          SELECT message_id, document FROM search_messages
+          WHERE user_id = :user_id AND document @@ to_tsquery('english', :query)
+          ORDER BY seq DESC LIMIT :pool)
         SELECT m.id AS key, m.id AS message_id, m.role, m.thread_id, t.title, t.updated_at,
                t.visibility
-        FROM search_messages s JOIN messages m ON m.id = s.message_id
+        FROM found JOIN messages m ON m.id = found.message_id
              JOIN threads t ON t.id = m.thread_id
-        WHERE s.document @@ to_tsquery('english', :query) AND t.user_id = :user_id
-              AND t.deleted_at IS NULL {visible}
-        ORDER BY ts_rank(s.document, to_tsquery('english', :query)) DESC, m.created_at DESC,
-                 m.id LIMIT :limit"""
+        WHERE t.user_id = :user_id AND t.deleted_at IS NULL {visible}
+        ORDER BY ts_rank(found.document, to_tsquery('english', :query)) DESC,
+                 m.created_at DESC, m.id LIMIT :limit"""
 
     @staticmethod
-    def query(words: list[str]) -> str:
+    def query(words: list[str], user_id: str, column: str) -> str:
         return " & ".join(f"{w}:*" for w in words)
 
     @staticmethod
@@ -172,4 +194,4 @@ class _Postgres:
         return {r[0]: r[1] for r in rows}
 
 
-__all__ = ["MessageHit", "Segment", "ThreadHit", "search", "segments", "terms"]
+__all__ = ["MessageHit", "Segment", "ThreadHit", "owner_token", "search", "segments", "terms"]
