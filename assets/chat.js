@@ -124,6 +124,19 @@
     }
   });
 
+  // The thread list loads its next page when its end comes near (the button stays for keys).
+  document.addEventListener("scroll", function (e) {
+    var list = e.target;
+    if (!list || list.id !== "thread-list") return;
+    if (list.scrollHeight - list.scrollTop - list.clientHeight < 200) {
+      var more = document.getElementById("threads-more");
+      if (more && !more.dataset.pressed) {
+        more.dataset.pressed = "1"; // one press per page: the new button comes with it
+        more.click();
+      }
+    }
+  }, true);
+
   // --- drafts: the server keeps them; this copy covers a session that expired meanwhile --
   function draftKey() { return "chatapp-draft:" + location.pathname; }
   function composer() { return document.getElementById("composer"); }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chatapp.components.markdown import markdown
-from chatapp.state.composer import ComposerState
+from chatapp.state.composer import ComposerState, ModelMenuState
 from chatapp.state.live import LiveState
 from chatapp.state.thread import ThreadState
 from chatapp.state.views import MessageView
@@ -31,11 +31,9 @@ def branch_navigator(msg: MessageView) -> rx.Component:
 
 
 def _action(icon: str, label: str, testid: str, **props: object) -> rx.Component:
-    return rx.tooltip(
-        rx.icon_button(rx.icon(icon, size=14), size="1", variant="ghost", color_scheme="gray",
-                       aria_label=label, data_testid=testid, **props),
-        content=label,
-    )
+    # A native tooltip (`title`): a Radix one per button of every message costs on each page.
+    return rx.icon_button(rx.icon(icon, size=14), size="1", variant="ghost", color_scheme="gray",
+                          aria_label=label, title=label, data_testid=testid, **props)
 
 
 def copy_button(msg: MessageView) -> rx.Component:
@@ -69,7 +67,7 @@ def edit_box(msg: MessageView) -> rx.Component:
 
 def user_message(msg: MessageView) -> rx.Component:
     return rx.cond(
-        ThreadState.editing_id == msg.id,
+        msg.editing,
         rx.box(edit_box(msg), class_name="msg msg-user-edit", data_testid="user-message"),
         rx.box(
             rx.box(
@@ -79,13 +77,12 @@ def user_message(msg: MessageView) -> rx.Component:
             rx.hstack(
                 branch_navigator(msg),
                 _action("pencil", "Edit", "edit-button",
-                        on_click=ThreadState.start_edit(msg.id), disabled=ThreadState.busy),
+                        on_click=ThreadState.start_edit(msg.id)),
                 copy_button(msg),
                 fork_button(msg),
                 class_name="msg-actions", align="center", gap="2px",
             ),
-            class_name=rx.cond(ThreadState.highlight_id == msg.id, "msg-wrap user highlight",
-                               "msg-wrap user"),
+            class_name=rx.cond(msg.highlight, "msg-wrap user highlight", "msg-wrap user"),
             data_message_id=msg.id,
             data_testid="user-message",
         ),
@@ -126,7 +123,7 @@ def regenerate_menu(msg: MessageView) -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(rx.icon_button(rx.icon("refresh-cw", size=14), size="1",
                                        variant="ghost", color_scheme="gray",
-                                       disabled=ThreadState.busy, aria_label="Regenerate",
+                                       aria_label="Regenerate", title="Regenerate",
                                        data_testid="regenerate-menu")),
         rx.menu.content(
             rx.menu.item("Regenerate", on_select=ComposerState.retry(msg.id),
@@ -135,13 +132,10 @@ def regenerate_menu(msg: MessageView) -> rx.Component:
                 rx.menu.sub_trigger("With another model", data_testid="regenerate-other"),
                 rx.menu.sub_content(
                     rx.foreach(
-                        ComposerState.model_choices,
-                        lambda m: rx.cond(
-                            m.available,
-                            rx.menu.item(m.label,
-                                         on_select=ComposerState.retry_with(msg.id, m.id),
-                                         data_testid="regenerate-with"),
-                        ),
+                        ModelMenuState.choices,
+                        lambda m: rx.menu.item(m.label,
+                                               on_select=ComposerState.retry_with(msg.id, m.id),
+                                               data_testid="regenerate-with"),
                     ),
                 ),
             ),
@@ -210,12 +204,12 @@ def assistant_message(msg: MessageView) -> rx.Component:
                 align="center", gap="8px", wrap="wrap",
             ),
             rx.cond(
-                ThreadState.stats_for_nerds & (msg.stats != ""),
+                msg.stats != "",
                 rx.text(msg.stats, size="1", color_scheme="gray", class_name="reply-stats",
                         data_testid="reply-stats"),
             ),
-            class_name=rx.cond(ThreadState.highlight_id == msg.id,
-                               "msg msg-assistant highlight", "msg msg-assistant"),
+            class_name=rx.cond(msg.highlight, "msg msg-assistant highlight",
+                               "msg msg-assistant"),
             data_testid="assistant-message",
             data_status=msg.status,
             data_message_id=msg.id,

@@ -8,7 +8,6 @@ import reflex as rx
 
 from chatapp.state.palette import PaletteState
 from chatapp.state.sidebar import SidebarState
-from chatapp.state.thread import ThreadState
 from chatapp.state.views import ThreadItem
 
 TOGGLE_SIDEBAR = "window.chatappToggleSidebar && window.chatappToggleSidebar()"
@@ -61,12 +60,12 @@ def thread_row(item: ThreadItem) -> rx.Component:
             align="center", width="100%", gap="6px",
         ),
         href="/chat/" + item.id,
-        class_name=rx.cond(item.id == ThreadState.current_thread_id, "thread active", "thread"),
+        class_name=rx.cond(item.id == SidebarState.open_id, "thread active", "thread"),
         underline="none",
         title=rx.cond(item.preview != "",
                       item.preview + " · " + item.message_count.to_string() + " messages",
                       item.message_count.to_string() + " messages"),
-        aria_current=rx.cond(item.id == ThreadState.current_thread_id, "page", "false"),
+        aria_current=rx.cond(item.id == SidebarState.open_id, "page", "false"),
         data_testid="thread-link",
     )
     menu = rx.menu.root(

@@ -8,7 +8,7 @@ from chatapp.components.composer import composer, streaming_here
 from chatapp.components.message import live_reply, message
 from chatapp.components.palette import palette, shortcuts_sheet
 from chatapp.components.sidebar import sidebar, sidebar_toggle
-from chatapp.state.thread import SLOTS, ThreadState
+from chatapp.state.thread import SLOT_STATES, SLOTS, ThreadState
 
 
 def empty_state() -> rx.Component:
@@ -59,7 +59,7 @@ def thread_notice() -> rx.Component:
 
 def _page(k: int) -> rx.Component:
     """One slot of the window: its own list, so loading another page leaves it untouched."""
-    return rx.box(rx.foreach(getattr(ThreadState, f"slot{k}"), message), class_name="page",
+    return rx.box(rx.foreach(SLOT_STATES[k].views, message), class_name="page",
                   order=ThreadState.slot_positions[k])
 
 

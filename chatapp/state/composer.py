@@ -27,6 +27,13 @@ BUSY_NOTICE = "Wait for the current reply to finish, or stop it."
 COMPOSER_ID = "composer"
 
 
+class ModelMenuState(rx.State):
+    """The models a reply can be regenerated with: apart from the composer, so the messages
+    that list them are not drawn again whenever the composer changes."""
+
+    choices: list[ModelChoice] = []
+
+
 class ComposerState(rx.State):
     model_id: str = ""
     model_choices: list[ModelChoice] = []
@@ -63,6 +70,10 @@ class ComposerState(rx.State):
         self.model_choices = [
             ModelChoice(m.id, m.label, m.provider_label, m.available, m.reason) for m in picker
         ]
+        menu = await self.get_state(ModelMenuState)
+        available = [c for c in self.model_choices if c.available]
+        if menu.choices != available:
+            menu.choices = available
         self.notice_sign_in = self.notice_use_key = False
         if self.model_id not in self._available_ids():
             self.model_id = preferences.default_for_new_chat(settings, prefs, picker)
@@ -75,7 +86,8 @@ class ComposerState(rx.State):
                                         stats_for_nerds=prefs.stats_for_nerds, at=at)
         if used in self._available_ids():
             self.model_id = used  # continue with the thread's model
-        await sidebar.refresh(await self.get_state(SidebarState), user_id)
+        await sidebar.refresh(await self.get_state(SidebarState), user_id,
+                              "" if on_screen.not_found else thread_id)
         await meter.refresh(await self.get_state(MeterState), user_id=user_id,
                             model_id=self.model_id)
         events = [await _resume_live_block(await self.get_state(LiveState), on_screen,
@@ -85,9 +97,9 @@ class ComposerState(rx.State):
             # The draft typed here before (a reload, another tab or device), or nothing.
             events.append(rx.call_script(
                 f"window.chatappRestoreDraft && window.chatappRestoreDraft({json.dumps(draft)})"))
-        if on_screen.highlight_id:
-            events.append(rx.call_script(thread.REVEAL.format(
-                id=json.dumps(on_screen.highlight_id))))
+        target = await thread.highlighted(on_screen)
+        if target:
+            events.append(rx.call_script(thread.REVEAL.format(id=json.dumps(target))))
         return [e for e in events if e is not None]
 
     @rx.event
@@ -161,7 +173,7 @@ class ComposerState(rx.State):
         except ChatappError as exc:
             self._refuse(exc)
             return None
-        thread.cut_from(on_screen, message_id)
+        await thread.cut_from(on_screen, message_id)
         return await self._start(user_id, turn, text, branched=turn.user_message_id)
 
     @rx.event
@@ -187,19 +199,20 @@ class ComposerState(rx.State):
         except ChatappError as exc:
             self._refuse(exc)
             return None
-        thread.cut_from(on_screen, message_id)
+        await thread.cut_from(on_screen, message_id)
         return await self._start(user_id, turn, None, branched=turn.assistant_message_id)
 
     async def _start(self, user_id: str, turn: turns.Turn, text: str | None,
                      branched: str | None = None):
         on_screen = await self.get_state(ThreadState)
-        thread.show_turn(on_screen, turn, text=text, model_label=self.selected_model_label)
+        await thread.show_turn(on_screen, turn, text=text,
+                               model_label=self.selected_model_label)
         if branched:  # a new sibling: its navigator shows at once
-            thread.show_branches(on_screen, await db.run(lambda s: branches.siblings_of(
+            await thread.show_branches(on_screen, await db.run(lambda s: branches.siblings_of(
                 s, user_id=user_id, message_ids=[branched])))
         live.begin(await self.get_state(LiveState), message_id=turn.assistant_message_id,
                    thread_id=turn.thread_id)
-        await sidebar.refresh(await self.get_state(SidebarState), user_id)
+        await sidebar.refresh(await self.get_state(SidebarState), user_id, turn.thread_id)
         sent_from = ["/chat/" + turn.thread_id] + (["/"] if turn.new_thread else [])
         events = [rx.set_value(COMPOSER_ID, ""),
                   rx.call_script("window.chatappDraftSent && window.chatappDraftSent("
@@ -219,15 +232,15 @@ class ComposerState(rx.State):
 async def _resume_live_block(state: LiveState, on_screen: ThreadState, thread_id: str):
     """After a page load: keep drawing this tab's own reply, or follow one another tab or
     worker is writing, or clear a live block whose stream ended while the tab was away."""
-    last = thread.last_message(on_screen)
+    last = await thread.last_message(on_screen)
     writing = last is not None and last.active
     if state.active and state.thread_id == thread_id:
         if writing and live.writes(state, last.id):
-            last.live = True
+            await thread.mark_live(on_screen, last.id)
             return None
         live.reset(state)  # the stream ended while this tab was away, or the server restarted
     if writing:
-        last.live = True
+        await thread.mark_live(on_screen, last.id)
         live.watch(state, message_id=last.id, thread_id=thread_id, text=last.content)
         return LiveState.follow_reply
     return None

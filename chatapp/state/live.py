@@ -110,7 +110,7 @@ class LiveState(rx.State):
             await self._apply_final(final, view)
 
     async def _apply_final(self, final: ReplySnapshot, view: MessageView) -> None:
-        thread.show_final(await self.get_state(ThreadState), view)
+        await thread.show_final(await self.get_state(ThreadState), view)
         if final.user_id:
             await meter.update(await self.get_state(MeterState), user_id=final.user_id)
         sidebar.mark_generating(await self.get_state(SidebarState), final.thread_id, False)

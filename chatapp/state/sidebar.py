@@ -15,7 +15,6 @@ from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.services.chat import generation, threads
 from chatapp.services.identity import accounts
-from chatapp.state.thread import ThreadState
 from chatapp.state.user import VISITOR, reader_id
 from chatapp.state.views import ThreadItem, thread_items
 
@@ -27,6 +26,9 @@ class SidebarState(rx.State):
     has_more_threads: bool = False
     archived_view: bool = False  # the Archived list instead of the chats
     renaming_id: str = ""  # the thread whose title is being edited in place
+    # The thread on screen, marked in the list: kept here (not read from ThreadState) so the
+    # list is not drawn again whenever the conversation changes.
+    open_id: str = ""
     signed_in: bool = False
     user_label: str = ""
     avatar_url: str = ""
@@ -96,7 +98,7 @@ class SidebarState(rx.State):
         events: list[Any] = [rx.toast.info(
             "Chat deleted", duration=UNDO_SECONDS * 1000, id="deleted",
             action=ToastAction(label="Undo", on_click=SidebarState.undo_delete))]
-        if (await self.get_state(ThreadState)).current_thread_id == thread_id:
+        if self.open_id == thread_id:
             events.insert(0, rx.redirect("/"))
         return events
 
@@ -129,8 +131,10 @@ async def _reload(state: SidebarState, user_id: str) -> None:
 # --- what other states may do to the sidebar ---------------------------------------------
 
 
-async def refresh(state: SidebarState, user_id: str) -> None:
-    """Reload the list and the account footer."""
+async def refresh(state: SidebarState, user_id: str, open_id: str) -> None:
+    """Reload the list and the account footer; `open_id` is the thread on screen."""
+    if state.open_id != open_id:
+        state.open_id = open_id
     await _reload(state, user_id)
     if user_id == VISITOR:  # a first visit: nothing stored yet
         state.signed_in, state.user_label, state.avatar_url = False, "Account", ""

@@ -32,6 +32,9 @@ class MessageView:
     branch: str = ""
     previous_branch_id: str = ""
     next_branch_id: str = ""
+    # How it is drawn, carried in the view so a message reads no other state (see thread.py).
+    editing: bool = False  # the edit box is open on it
+    highlight: bool = False  # a search result opened it
 
 
 @dataclasses.dataclass
@@ -81,7 +84,9 @@ class ModelChoice:
 RETRYABLE = (MessageStatus.ERROR, MessageStatus.CANCELLED, MessageStatus.INTERRUPTED)
 
 
-def message_view(msg: Message, siblings: Siblings | None = None) -> MessageView:
+def message_view(msg: Message, siblings: Siblings | None = None, *,
+                 stats: bool = True) -> MessageView:
+    """How a stored message is drawn; `stats` gives it its "stats for nerds" line."""
     model = get_model(msg.model) if msg.model else None
     status = MessageStatus(msg.status)
     return MessageView(
@@ -96,7 +101,7 @@ def message_view(msg: Message, siblings: Siblings | None = None) -> MessageView:
         error=msg.error or "",
         can_retry=msg.role == "assistant" and _worth_retrying(status, msg.error_code),
         model_label=model.label if model else (msg.model or ""),
-        stats=reply_stats(msg),
+        stats=reply_stats(msg) if stats else "",
     )
 
 

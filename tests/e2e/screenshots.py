@@ -78,3 +78,46 @@ def test_sign_in_and_account_pages(page: Page, oidc) -> None:
     page.goto("/settings/account")
     expect(page.get_by_test_id("session-row")).to_have_count(1)
     page.screenshot(path=str(OUT / "account.png"))
+
+
+def _finished(page: Page, count: int) -> None:
+    replies = page.get_by_test_id("assistant-message")
+    expect(replies).to_have_count(count, timeout=REPLY_TIMEOUT)
+    expect(replies.last).to_have_attribute("data-status", "complete", timeout=REPLY_TIMEOUT)
+
+
+def test_conversations(page: Page, new_context) -> None:
+    """The thread menu, a branch navigator, the palette with search hits, the narrow drawer."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    open_chat(page)
+    for text in ("Plan a weekend in Lisbon [[tokens=30]]", "Sourdough starter tips [[tokens=30]]",
+                 "Explain Rust lifetimes [[tokens=30]]"):
+        page.goto("/")
+        send(page, text)
+        thread_id(page)
+        _finished(page, 1)
+    user = page.get_by_test_id("user-message")
+    user.hover()
+    user.get_by_test_id("edit-button").click()
+    page.get_by_test_id("edit-input").fill("Explain Rust lifetimes with an example [[tokens=40]]")
+    page.get_by_test_id("edit-save").click()
+    _finished(page, 1)
+    row = page.get_by_test_id("thread-row").filter(has_text="Lisbon")
+    row.hover()
+    row.get_by_test_id("thread-menu").click()
+    expect(page.get_by_test_id("menu-rename")).to_be_visible()
+    page.screenshot(path=str(OUT / "thread-menu.png"))
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+k")
+    page.get_by_test_id("palette-input").fill("lisbon")
+    expect(page.get_by_test_id("search-result").first).to_be_visible()
+    page.screenshot(path=str(OUT / "search.png"))
+    page.keyboard.press("Escape")
+    narrow = new_context(viewport={"width": 390, "height": 760}).new_page()
+    narrow.goto(page.url)
+    narrow.context.add_cookies(page.context.cookies())
+    narrow.reload()
+    narrow.locator(".topbar").get_by_test_id("sidebar-toggle").click()
+    expect(narrow.locator(".sidebar")).to_be_in_viewport()
+    narrow.wait_for_timeout(300)
+    narrow.screenshot(path=str(OUT / "narrow-drawer.png"))

@@ -129,7 +129,7 @@ async def switch_branch(w: World, tab: Tab) -> set[str]:
         await tab.call(ThreadState, "dismiss_notice")
         out = await tab.call(ThreadState, "switch_branch", message_id=message_id)
         thread = await tab.state(ThreadState)
-        assert (thread.notice, loaded(thread), out.errors) == (NOT_FOUND, before, [])
+        assert (thread.notice, await loaded(thread), out.errors) == (NOT_FOUND, before, [])
     return set(_alices_messages(w))
 
 

@@ -21,5 +21,5 @@ class ChatScreen:
 
 async def chat_screen(tab: Tab) -> ChatScreen:
     thread, composer = await tab.state(ThreadState), await tab.state(ComposerState)
-    return ChatScreen(composer.notice, loaded(thread), thread.not_found,
+    return ChatScreen(composer.notice, await loaded(thread), thread.not_found,
                       thread.current_thread_id, thread.busy)
