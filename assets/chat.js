@@ -193,8 +193,22 @@
     }
   }, true);
 
+  // The open thread in the sidebar: the list names it (data-open); its row gets the mark.
+  function markOpen() {
+    var list = document.getElementById("thread-list");
+    if (!list) return;
+    var open = list.getAttribute("data-open") || "";
+    list.querySelectorAll(".thread[data-thread]").forEach(function (a) {
+      var on = a.getAttribute("data-thread") === open;
+      if (on === a.classList.contains("active")) return;
+      a.classList.toggle("active", on);
+      if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    });
+  }
+
   // React replaces the container on navigation: re-attach whenever a new one appears.
-  new MutationObserver(function () { attach(); restoreSidebar(); })
-    .observe(document.documentElement, { childList: true, subtree: true });
-  document.addEventListener("DOMContentLoaded", function () { attach(); restoreSidebar(); });
+  new MutationObserver(function () { attach(); restoreSidebar(); markOpen(); })
+    .observe(document.documentElement, { childList: true, subtree: true, attributes: true,
+                                          attributeFilter: ["data-open"] });
+  document.addEventListener("DOMContentLoaded", function () { attach(); restoreSidebar(); markOpen(); });
 })();

@@ -4,8 +4,8 @@ each earlier page, and switching chats from the sidebar, measured side by side i
 The app runs as in production (`reflex run --env prod --single-port`, fresh SQLite file); the
 threads are written straight to its database for a user made by one real send. Reports:
   * open: navigation start → the newest message on screen (median of 5, alternating)
-  * earlier page: "Load earlier messages" pressed → the page above on screen, and the
-    websocket bytes it took (median and worst of 6 pages)
+  * earlier page: "Load earlier messages" pressed (what scrolling to the top presses) → the
+    page above in the DOM, and the websocket bytes it took (median and worst of 6 pages)
   * switch: a click on the other chat in the sidebar → its newest message on screen (median
     of 10)
 
@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from playwright.async_api import async_playwright
@@ -76,21 +75,44 @@ def owner(url: str) -> str:
     return user_id
 
 
-VISIBLE_JS = """([text]) => {
+# Counts the bytes the page receives over its websocket (from inside the page, so every
+# socket of every navigation counts).
+WS_BYTES_JS = """(() => {
+  window.__wsBytes = 0;
+  const Native = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    ws.addEventListener('message', (e) => {
+      window.__wsBytes += typeof e.data === 'string' ? new Blob([e.data]).size
+                                                     : (e.data.byteLength || e.data.size || 0);
+    });
+    return ws;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, Native);
+})();"""
+# Resolves (returns the ms since the last click, or since navigation start) once `text`
+# is on screen: timed inside the page, so the driver's own overhead is not counted.
+SINCE_JS = """([text, sinceClick]) => {
   const box = document.getElementById('messages');
   if (!box) return false;
   for (const el of box.querySelectorAll('.md, .user-text')) {
-    if (el.textContent.trim().startsWith(text + '') && el.textContent.includes(text)) {
-      const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
-      if (r.bottom > b.top && r.top < b.bottom) return true;
+    if (el.textContent.trim().split('\\n')[0].trim() !== text) continue;
+    const r = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+    if (sinceClick === 'attached' || (r.bottom > b.top && r.top < b.bottom)) {
+      return performance.now() - (sinceClick ? window.__clickAt : 0);
     }
   }
   return false;
 }"""
-ATTACHED_JS = """([text]) => [...document.querySelectorAll('#messages .md, #messages .user-text')]
-  .some(el => el.textContent.trim().split('\\n')[0].trim() === text)"""
-
-
+PRESS_EARLIER_JS = """(() => {
+  const button = [...document.querySelectorAll('#messages button')]
+    .find(b => b.textContent.includes('Load earlier'));
+  window.__clickAt = performance.now();
+  button.click();
+})()"""
+CLICKS_JS = """document.addEventListener('pointerdown',
+  () => { window.__clickAt = performance.now(); }, true);"""
 async def run(messages: int) -> dict[str, list[float]]:
     wire = ScriptedServer()
     wire.start()
@@ -114,13 +136,8 @@ async def run(messages: int) -> dict[str, list[float]]:
 
 async def _measure(page, app: AppProcess, messages: int,  # type: ignore[no-untyped-def]
                    out: dict[str, list[float]]) -> None:
-    ws_bytes = [0]
-
-    def on_ws(ws):  # type: ignore[no-untyped-def]
-        ws.on("framereceived", lambda p: ws_bytes.__setitem__(
-            0, ws_bytes[0] + len(p.encode() if isinstance(p, str) else p)))
-
-    page.on("websocket", on_ws)
+    await page.add_init_script(WS_BYTES_JS)
+    await page.add_init_script(CLICKS_JS)
     await page.goto(app.url)
     await page.fill("[data-testid=composer]", "hello [[tokens=8]]")
     await page.keyboard.press("Enter")
@@ -132,29 +149,30 @@ async def _measure(page, app: AppProcess, messages: int,  # type: ignore[no-unty
 
     async def open_timed(thread_id: str, newest: str) -> float:
         await page.goto("about:blank")
-        t0 = time.perf_counter()
         await page.goto(f"{app.url}/chat/{thread_id}")
-        await page.wait_for_function(VISIBLE_JS, arg=[newest], timeout=30_000, polling="raf")
-        return (time.perf_counter() - t0) * 1000
+        handle = await page.wait_for_function(SINCE_JS, arg=[newest, False], timeout=30_000,
+                                              polling="raf")
+        return float(await handle.json_value())
 
     for _ in range(5):
         out["open long"].append(await open_timed(long_id, f"long {messages - 1}"))
         out["open short"].append(await open_timed(short_id, "short 1"))
 
-    # Earlier pages: press the button (the same control scrolling presses) and wait for the
-    # page above to be in the DOM.
+    # Earlier pages: the "Load earlier messages" button pressed from inside the page (what
+    # scrolling to the top presses), with the view kept far from the top so nothing else
+    # loads meanwhile; until the page above is in the DOM.
     await open_timed(long_id, f"long {messages - 1}")
     oldest = messages - 60
     for _ in range(6):
-        await page.wait_for_function(ATTACHED_JS, arg=[f"long {oldest}"], timeout=30_000)
-        ws_bytes[0] = 0
-        t0 = time.perf_counter()
-        await page.get_by_role("button", name="Load earlier messages").click()
-        await page.wait_for_function(ATTACHED_JS, arg=[f"long {oldest - 1}"], timeout=30_000,
-                                     polling="raf")
-        out["earlier"].append((time.perf_counter() - t0) * 1000)
+        await page.evaluate("document.getElementById('messages').scrollTop = 3000")
         await page.wait_for_timeout(300)
-        out["earlier bytes"].append(ws_bytes[0])
+        before = await page.evaluate("window.__wsBytes")
+        await page.evaluate(PRESS_EARLIER_JS)
+        handle = await page.wait_for_function(SINCE_JS, arg=[f"long {oldest - 1}", "attached"],
+                                              timeout=30_000, polling="raf")
+        out["earlier"].append(float(await handle.json_value()))
+        await page.wait_for_timeout(500)
+        out["earlier bytes"].append(await page.evaluate("window.__wsBytes") - before)
         oldest -= 60
 
     # Switching between the two chats from the sidebar.
@@ -163,10 +181,10 @@ async def _measure(page, app: AppProcess, messages: int,  # type: ignore[no-unty
     for i in range(10):
         title, newest = targets[i % 2]
         link = page.locator("[data-testid=thread-link]", has_text=title).first
-        t0 = time.perf_counter()
         await link.click()
-        await page.wait_for_function(VISIBLE_JS, arg=[newest], timeout=30_000, polling="raf")
-        out["switch"].append((time.perf_counter() - t0) * 1000)
+        handle = await page.wait_for_function(SINCE_JS, arg=[newest, True], timeout=30_000,
+                                              polling="raf")
+        out["switch"].append(float(await handle.json_value()))
         await page.wait_for_timeout(300)
 
 

@@ -15,7 +15,7 @@ def branch_navigator(msg: MessageView) -> rx.Component:
     """"‹ 2 / 3 ›" on a message with siblings: switches the branch on screen (stored)."""
     return rx.cond(
         msg.branch != "",
-        rx.hstack(
+        rx.el.div(
             rx.icon_button(rx.icon("chevron-left", size=14), size="1", variant="ghost",
                            disabled=msg.previous_branch_id == "",
                            on_click=ThreadState.switch_branch(msg.previous_branch_id),
@@ -25,7 +25,7 @@ def branch_navigator(msg: MessageView) -> rx.Component:
                            disabled=msg.next_branch_id == "",
                            on_click=ThreadState.switch_branch(msg.next_branch_id),
                            aria_label="Next version", data_testid="branch-next"),
-            align="center", gap="2px", class_name="branch-nav", data_testid="branch-nav",
+            class_name="branch-nav", data_testid="branch-nav",
         ),
     )
 
@@ -71,16 +71,16 @@ def user_message(msg: MessageView) -> rx.Component:
         rx.box(edit_box(msg), class_name="msg msg-user-edit", data_testid="user-message"),
         rx.box(
             rx.box(
-                rx.text(msg.content, white_space="pre-wrap", class_name="user-text"),
+                rx.text(msg.content, class_name="user-text"),
                 class_name="msg msg-user",
             ),
-            rx.hstack(
+            rx.el.div(
                 branch_navigator(msg),
                 _action("pencil", "Edit", "edit-button",
                         on_click=ThreadState.start_edit(msg.id)),
                 copy_button(msg),
                 fork_button(msg),
-                class_name="msg-actions", align="center", gap="2px",
+                class_name="msg-actions",
             ),
             class_name=rx.cond(msg.highlight, "msg-wrap user highlight", "msg-wrap user"),
             data_message_id=msg.id,
@@ -118,29 +118,37 @@ def regenerate_button(msg: MessageView) -> rx.Component:
                      on_click=ComposerState.retry(msg.id), data_testid="regenerate-button")
 
 
-def regenerate_menu(msg: MessageView) -> rx.Component:
-    """Regenerate with the model of the composer, or with another one."""
-    return rx.menu.root(
-        rx.menu.trigger(rx.icon_button(rx.icon("refresh-cw", size=14), size="1",
-                                       variant="ghost", color_scheme="gray",
-                                       aria_label="Regenerate", title="Regenerate",
-                                       data_testid="regenerate-menu")),
-        rx.menu.content(
-            rx.menu.item("Regenerate", on_select=ComposerState.retry(msg.id),
-                         data_testid="regenerate-same"),
-            rx.menu.sub(
-                rx.menu.sub_trigger("With another model", data_testid="regenerate-other"),
-                rx.menu.sub_content(
-                    rx.foreach(
-                        ModelMenuState.choices,
-                        lambda m: rx.menu.item(m.label,
-                                               on_select=ComposerState.retry_with(msg.id, m.id),
-                                               data_testid="regenerate-with"),
-                    ),
+def regenerate_actions(msg: MessageView) -> rx.Component:
+    """Regenerate with the composer's model, or pick another in the one shared dialog
+    (`regenerate_dialog`): a menu per message would cost on every page drawn."""
+    return rx.fragment(
+        _action("refresh-cw", "Regenerate", "regenerate-same",
+                on_click=ComposerState.retry(msg.id)),
+        _action("sparkles", "Regenerate with another model", "regenerate-other",
+                on_click=ModelMenuState.choose(msg.id)),
+    )
+
+
+def regenerate_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Regenerate with"),
+            rx.vstack(
+                rx.foreach(
+                    ModelMenuState.choices,
+                    lambda m: rx.button(m.label, variant="soft", width="100%",
+                                        on_click=ComposerState.retry_with(
+                                            ModelMenuState.target, m.id),
+                                        data_testid="regenerate-with"),
                 ),
+                width="100%",
             ),
-            size="1",
+            rx.dialog.close(rx.button("Cancel", variant="ghost", margin_top="8px")),
+            max_width="360px",
+            data_testid="regenerate-dialog",
         ),
+        open=ModelMenuState.target != "",
+        on_open_change=ModelMenuState.closed,
     )
 
 
@@ -193,15 +201,14 @@ def assistant_message(msg: MessageView) -> rx.Component:
         rx.fragment(),
         rx.box(
             stored,
-            rx.hstack(
+            rx.el.div(
                 rx.text(msg.model_label, size="1", color_scheme="gray", class_name="model-label"),
                 rx.cond(
                     ~msg.active,
-                    rx.hstack(branch_navigator(msg), copy_button(msg), regenerate_menu(msg),
-                              fork_button(msg), class_name="msg-actions", align="center",
-                              gap="2px"),
+                    rx.el.div(branch_navigator(msg), copy_button(msg), regenerate_actions(msg),
+                              fork_button(msg), class_name="msg-actions"),
                 ),
-                align="center", gap="8px", wrap="wrap",
+                class_name="msg-footer",
             ),
             rx.cond(
                 msg.stats != "",

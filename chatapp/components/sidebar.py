@@ -60,12 +60,12 @@ def thread_row(item: ThreadItem) -> rx.Component:
             align="center", width="100%", gap="6px",
         ),
         href="/chat/" + item.id,
-        class_name=rx.cond(item.id == SidebarState.open_id, "thread active", "thread"),
+        class_name="thread",
         underline="none",
         title=rx.cond(item.preview != "",
                       item.preview + " · " + item.message_count.to_string() + " messages",
                       item.message_count.to_string() + " messages"),
-        aria_current=rx.cond(item.id == SidebarState.open_id, "page", "false"),
+        data_thread=item.id,
         data_testid="thread-link",
     )
     menu = rx.menu.root(
@@ -158,6 +158,9 @@ def sidebar() -> rx.Component:
                               on_click=SidebarState.load_more_threads,
                               data_testid="threads-more"),
                 ),
+                # The open thread is marked from here by chat.js (class and aria-current), not
+                # by each row: rows that do not read it are not drawn again when one opens.
+                data_open=SidebarState.open_id,
                 class_name="thread-list", id="thread-list", role="list",
             ),
             account_footer(),

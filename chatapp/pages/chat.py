@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chatapp.components.composer import composer, streaming_here
-from chatapp.components.message import live_reply, message
+from chatapp.components.message import live_reply, message, regenerate_dialog
 from chatapp.components.palette import palette, shortcuts_sheet
 from chatapp.components.sidebar import sidebar, sidebar_toggle
 from chatapp.state.thread import SLOT_STATES, SLOTS, ThreadState
@@ -105,6 +105,7 @@ def chat_layout() -> rx.Component:
         sidebar(),
         palette(),
         shortcuts_sheet(),
+        regenerate_dialog(),
         rx.el.main(
             rx.box(sidebar_toggle(), class_name="topbar"),
             rx.cond(

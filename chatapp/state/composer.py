@@ -28,10 +28,20 @@ COMPOSER_ID = "composer"
 
 
 class ModelMenuState(rx.State):
-    """The models a reply can be regenerated with: apart from the composer, so the messages
-    that list them are not drawn again whenever the composer changes."""
+    """The "Regenerate with" dialog: the models a reply can be regenerated with, and the
+    reply it is open for (apart from the composer, so nothing else redraws with it)."""
 
     choices: list[ModelChoice] = []
+    target: str = ""  # the reply the dialog is open for ("" when closed)
+
+    @rx.event
+    def choose(self, message_id: str) -> None:
+        self.target = message_id  # only opens the dialog: retry_with checks the id
+
+    @rx.event
+    def closed(self, shown: bool) -> None:
+        if not shown:
+            self.target = ""
 
 
 class ComposerState(rx.State):
@@ -58,6 +68,9 @@ class ComposerState(rx.State):
     async def load_page(self):
         """on_load of `/` and `/chat/[thread_id]`."""
         settings = get_settings()
+        # "Wait for the reply" stays while that reply is on screen (a send can land between a
+        # new chat's redirect and this load); every other notice goes with the old page.
+        busy_notice = self.notice == BUSY_NOTICE
         self.notice = ""
         self.local_model_online = await local_model.is_online(settings)
         try:
@@ -86,6 +99,8 @@ class ComposerState(rx.State):
                                         stats_for_nerds=prefs.stats_for_nerds, at=at)
         if used in self._available_ids():
             self.model_id = used  # continue with the thread's model
+        if busy_notice and on_screen.busy:
+            self.notice = BUSY_NOTICE
         await sidebar.refresh(await self.get_state(SidebarState), user_id,
                               "" if on_screen.not_found else thread_id)
         await meter.refresh(await self.get_state(MeterState), user_id=user_id,
@@ -179,6 +194,7 @@ class ComposerState(rx.State):
     @rx.event
     async def retry_with(self, message_id: str, model_id: str):
         """Regenerate a reply with another model (the small menu next to Regenerate)."""
+        (await self.get_state(ModelMenuState)).target = ""
         if model_id not in self._available_ids():
             return None
         self.model_id = model_id

@@ -124,7 +124,9 @@ class SidebarState(rx.State):
 async def _reload(state: SidebarState, user_id: str) -> None:
     page = await db.run(lambda s: threads.thread_page(s, user_id=user_id,
                                                       archived=state.archived_view))
-    state.threads = thread_items(page.threads)
+    items = thread_items(page.threads)
+    if items != state.threads:  # the same list is not sent (and drawn) again
+        state.threads = items
     state._cursor, state.has_more_threads = page.cursor, bool(page.cursor)
 
 

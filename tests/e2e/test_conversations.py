@@ -123,8 +123,8 @@ def test_edit_makes_a_branch_the_navigator_switches_and_reload_keeps_it(page: Pa
     # Regenerate with another model from the small menu: a sibling reply, 1 / 2 → 2 / 2.
     reply = page.get_by_test_id("assistant-message").last
     reply.hover()
-    reply.get_by_test_id("regenerate-menu").click()
-    page.get_by_test_id("regenerate-same").click()
+    reply.get_by_test_id("regenerate-other").click()
+    page.get_by_test_id("regenerate-with").first.click()
     _finished(page, 2)
     expect(page.get_by_test_id("assistant-message").last.get_by_test_id("branch-position")) \
         .to_have_text("2 / 2")

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from chatapp.errors import NotFoundError
 from chatapp.models import Draft
-from chatapp.state.composer import ComposerState
+from chatapp.state.composer import ComposerState, ModelMenuState
 from chatapp.state.palette import PaletteState
 from chatapp.state.sidebar import SidebarState
 from chatapp.state.thread import ThreadState, loaded
@@ -195,6 +195,25 @@ async def retry_with(w: World, tab: Tab) -> set[str]:
     return set(_alices_messages(w))
 
 
+async def choose_model_for(w: World, tab: Tab) -> set[str]:
+    """Opening the dialog for Alice's reply does nothing; choosing a model there is refused."""
+    before = await _on_bobs_thread(w, tab)
+    out = await tab.call(ModelMenuState, "choose", message_id=w.alice.finished_reply_id)
+    assert out.errors == []
+    out = await tab.call(ComposerState, "retry_with", message_id=w.alice.finished_reply_id,
+                         model_id=MODEL)
+    chat = await chat_screen(tab)
+    assert (chat.notice, chat.messages, out.errors) == (NOT_FOUND, before, [])
+    assert (await tab.state(ModelMenuState)).target == ""
+    return {w.alice.finished_reply_id}
+
+
+async def close_model_dialog(w: World, tab: Tab) -> set[str]:
+    await _on_bobs_thread(w, tab)
+    assert (await tab.call(ModelMenuState, "closed", shown=False)).errors == []
+    return set()
+
+
 async def save_draft(w: World, tab: Tab) -> set[str]:
     out = await tab.open(f"/chat/{w.alice.thread_id}")
     assert w.alice.texts[6] not in out.text()  # her draft is not restored into his composer
@@ -255,6 +274,8 @@ CONVERSATION_ATTACKS: dict[str, Attack] = {
     "ComposerState.edit_message": edit_message,
     "ComposerState.retry_with": retry_with,
     "ComposerState.save_draft": save_draft,
+    "ModelMenuState.choose": choose_model_for,
+    "ModelMenuState.closed": close_model_dialog,
     "PaletteState.open_palette": open_palette,
     "PaletteState.opened": opened,
     "PaletteState.search": search,

@@ -100,6 +100,8 @@ HANDLERS: dict[str, Case] = {
     "ComposerState.edit_message": Case(MESSAGE_ARG, ("form_data",)),
     "ComposerState.retry_with": Case(MESSAGE_ARG, ("message_id", "model_id")),
     "ComposerState.save_draft": Case(URL_THREAD, ("text",)),
+    "ModelMenuState.choose": Case(MESSAGE_ARG, ("message_id",)),  # opens a dialog only
+    "ModelMenuState.closed": Case(OWN_DATA, ("shown",)),
     # Search reads only the caller's own words (two users, the same words: each sees theirs).
     "PaletteState.open_palette": Case(OWN_DATA, ()),
     "PaletteState.opened": Case(OWN_DATA, ("shown",)),
