@@ -11,7 +11,7 @@ from sqlmodel import Session, SQLModel, func, select
 
 from chatapp.cache import MemoryStopSignals
 from chatapp.config import Settings
-from chatapp.models import Message, MessageStatus, User
+from chatapp.models import Message, MessageRole, MessageStatus, Thread, User
 from chatapp.providers.base import Provider
 from chatapp.services.billing import ledger
 from chatapp.services.chat import generation, turns
@@ -43,6 +43,25 @@ def send(
     )
     session.commit()
     return turn
+
+
+def chain(session: Session, user_id: str, n: int) -> tuple[Thread, list[str]]:
+    """A thread whose visible branch is `n` alternating user/assistant messages "m0"…"""
+    thread = Thread(user_id=user_id, title="long", model_id=LOCAL)
+    session.add(thread)
+    session.flush()
+    ids: list[str] = []
+    parent: str | None = None
+    for i in range(n):
+        role = MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT
+        msg = Message(thread_id=thread.id, parent_id=parent, role=role, content=f"m{i}")
+        session.add(msg)
+        ids.append(msg.id)
+        parent = msg.id
+    thread.leaf_message_id = parent
+    session.add(thread)
+    session.commit()
+    return thread, ids
 
 
 def settle(

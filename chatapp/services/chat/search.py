@@ -82,7 +82,7 @@ def search(session: Session, *, user_id: str, query: str, include_archived: bool
         if per_thread.get(row.thread_id, 0) < hits_per_thread:
             per_thread[row.thread_id] = per_thread.get(row.thread_id, 0) + 1
             chosen.append(row)
-    snippets = engine.snippets(session, params["query"], [r.key for r in chosen])
+    snippets = _snippets(session, engine.SNIPPETS, params["query"], [r.key for r in chosen])
     for row in chosen:
         found[row.thread_id].hits.append(
             MessageHit(row.message_id, row.role, segments(snippets.get(row.key, ""))))
@@ -92,6 +92,15 @@ def search(session: Session, *, user_id: str, query: str, include_archived: bool
 def owner_token(user_id: str) -> str:
     """The user as one index token (migration 0006 writes the same)."""
     return "u" + user_id.replace("-", "x0").replace("_", "x1")
+
+
+def _snippets(session: Session, sql: str, query: str, keys: list[Any]) -> dict[Any, str]:
+    """Each chosen message's snippet, its words marked, by its key (one query)."""
+    if not keys:
+        return {}
+    rows = session.execute(sa.text(sql).bindparams(sa.bindparam("keys", expanding=True)),
+                           {"query": query, "keys": keys, "mark": MARK, "unmark": UNMARK})
+    return {r[0]: r[1] for r in rows}
 
 
 def _typed(sql: str) -> Any:
@@ -138,16 +147,9 @@ class _SQLite:
         phrases = " AND ".join(f'"{w}"*' for w in words)
         return f'owner : "{owner_token(user_id)}" AND {column} : ({phrases})'
 
-    @staticmethod
-    def snippets(session: Session, query: str, keys: list[Any]) -> dict[Any, str]:
-        if not keys:
-            return {}
-        rows = session.execute(sa.text(
-            "SELECT rowid, snippet(search_messages, 0, :mark, :unmark, '…', 16) FROM "
-            "search_messages WHERE search_messages MATCH :query AND rowid IN :keys"
-        ).bindparams(sa.bindparam("keys", expanding=True)),
-            {"query": query, "keys": keys, "mark": MARK, "unmark": UNMARK})
-        return {r[0]: r[1] for r in rows}
+    SNIPPETS = """
+        SELECT rowid, snippet(search_messages, 0, :mark, :unmark, '…', 16) FROM search_messages
+        WHERE search_messages MATCH :query AND rowid IN :keys"""
 
 
 class _Postgres:
@@ -181,17 +183,11 @@ class _Postgres:
     def query(words: list[str], user_id: str, column: str) -> str:
         return " & ".join(f"{w}:*" for w in words)
 
-    @staticmethod
-    def snippets(session: Session, query: str, keys: list[Any]) -> dict[Any, str]:
-        if not keys:
-            return {}
-        rows = session.execute(sa.text(
-            "SELECT id, ts_headline('english', left(content, 20000), to_tsquery('english', "
-            ":query), 'MaxWords=24, MinWords=10, ShortWord=2, MaxFragments=1, StartSel=' || "
-            ":mark || ', StopSel=' || :unmark) FROM messages WHERE id IN :keys"
-        ).bindparams(sa.bindparam("keys", expanding=True)),
-            {"query": query, "keys": keys, "mark": MARK, "unmark": UNMARK})
-        return {r[0]: r[1] for r in rows}
+    SNIPPETS = """
+        SELECT id, ts_headline('english', left(content, 20000), to_tsquery('english', :query),
+                               'MaxWords=24, MinWords=10, ShortWord=2, MaxFragments=1, StartSel='
+                               || :mark || ', StopSel=' || :unmark)
+        FROM messages WHERE id IN :keys"""
 
 
 __all__ = ["MessageHit", "Segment", "ThreadHit", "owner_token", "search", "segments", "terms"]

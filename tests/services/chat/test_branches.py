@@ -8,9 +8,9 @@ from sqlmodel import Session, select
 
 from chatapp.config import Settings
 from chatapp.errors import NotFoundError, ValidationError
-from chatapp.models import Message, MessageRole, MessageStatus, Thread
+from chatapp.models import Message, MessageStatus, Thread
 from chatapp.services.chat import branches, threads, turns
-from tests.services.helpers import FREE, LOCAL, send, settle
+from tests.services.helpers import FREE, LOCAL, chain, send, settle
 
 
 def _edit(session: Session, settings: Settings, user_id: str, message_id: str,
@@ -107,27 +107,9 @@ def test_switching_is_refused_while_a_reply_is_written_and_for_other_users(
         branches.switch_branch(session, user_id=user_id, message_id=first.user_message_id or "")
 
 
-def _long_thread(session: Session, user_id: str, n: int) -> tuple[Thread, list[str]]:
-    thread = Thread(user_id=user_id, title="long", model_id=LOCAL)
-    session.add(thread)
-    session.flush()
-    ids: list[str] = []
-    parent: str | None = None
-    for i in range(n):
-        role = MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT
-        msg = Message(thread_id=thread.id, parent_id=parent, role=role, content=f"m{i}")
-        session.add(msg)
-        ids.append(msg.id)
-        parent = msg.id
-    thread.leaf_message_id = parent
-    session.add(thread)
-    session.commit()
-    return thread, ids
-
-
 def test_pages_before_after_and_around_a_message(session: Session, user_id: str,
                                                  other_user_id: str) -> None:
-    thread, ids = _long_thread(session, user_id, 250)
+    thread, ids = chain(session, user_id, 250)
     newest = branches.visible_page(session, user_id=user_id, thread_id=thread.id, limit=60)
     assert [m.id for m in newest.messages] == ids[-60:] and newest.has_more
     earlier = branches.page_before(session, user_id=user_id, thread_id=thread.id,

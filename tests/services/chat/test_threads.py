@@ -12,27 +12,7 @@ from chatapp.config import Settings
 from chatapp.errors import NotFoundError
 from chatapp.models import Message, MessageRole, MessageStatus, Thread
 from chatapp.services.chat import branches, threads
-from tests.services.helpers import LOCAL, count, fresh, send, settle
-
-
-def _chain(session: Session, user_id: str, n: int) -> tuple[Thread, list[str]]:
-    """A thread whose visible branch is `n` alternating user/assistant messages."""
-    thread = Thread(user_id=user_id, title="long", model_id=LOCAL)
-    session.add(thread)
-    session.flush()
-    ids: list[str] = []
-    parent: str | None = None
-    for i in range(n):
-        role = MessageRole.USER if i % 2 == 0 else MessageRole.ASSISTANT
-        msg = Message(thread_id=thread.id, parent_id=parent, role=role, content=f"m{i}")
-        session.add(msg)
-        session.flush()
-        ids.append(msg.id)
-        parent = msg.id
-    thread.leaf_message_id = parent
-    session.add(thread)
-    session.commit()
-    return thread, ids
+from tests.services.helpers import LOCAL, chain, count, fresh, send, settle
 
 
 def test_list_threads_is_newest_first_and_only_the_users_own(
@@ -109,7 +89,7 @@ def test_visible_page_shows_the_leaf_branch_not_sibling_branches(
 def test_visible_page_of_a_300_message_thread_pages_from_the_newest(
     session: Session, user_id: str
 ) -> None:
-    thread, ids = _chain(session, user_id, 300)
+    thread, ids = chain(session, user_id, 300)
     # A stale branch off an early message must not show up.
     session.add(Message(thread_id=thread.id, parent_id=ids[10], role=MessageRole.USER,
                         content="abandoned edit"))
@@ -137,7 +117,7 @@ def test_visible_page_of_an_empty_thread(session: Session, user_id: str) -> None
 
 
 def test_branch_ids_walks_a_long_chain_root_first(session: Session, user_id: str) -> None:
-    _, ids = _chain(session, user_id, 1000)
+    _, ids = chain(session, user_id, 1000)
     assert branches.branch_ids(session, leaf_id=ids[-1]) == ids
     assert branches.branch_ids(session, leaf_id=ids[499]) == ids[:500]
     assert branches.branch_ids(session, leaf_id=ids[-1], limit=5) == ids[-6:]
