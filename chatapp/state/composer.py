@@ -95,6 +95,19 @@ class ComposerState(rx.State):
         thread_id = thread_id_from_path(self.router.url.path)
         at = str(self.router.url.query_parameters.get("m", "") or "")
         on_screen = await self.get_state(ThreadState)
+        live_block = await self.get_state(LiveState)
+        if (thread_id and not at and on_screen.loaded and not on_screen.not_found
+                and on_screen.current_thread_id == thread_id and live_block.active
+                and live_block.thread_id == thread_id):
+            # This tab writes the reply of the thread it shows (a new chat's redirect, or a
+            # reload while it streams): what it holds is current and the live block keeps it
+            # so; reading it again would only race with what the user does meanwhile.
+            if busy_notice:
+                self.notice = BUSY_NOTICE
+            await sidebar.refresh(await self.get_state(SidebarState), user_id, thread_id)
+            await meter.refresh(await self.get_state(MeterState), user_id=user_id,
+                                model_id=self.model_id)
+            return None
         used = await thread.open_thread(on_screen, user_id=user_id, thread_id=thread_id,
                                         stats_for_nerds=prefs.stats_for_nerds, at=at)
         if used in self._available_ids():
@@ -236,7 +249,9 @@ class ComposerState(rx.State):
                   LiveState.run_generation,
                   rx.call_script("window.chatappScrollToBottom && window.chatappScrollToBottom()")]
         if turn.new_thread:
-            events.insert(0, rx.redirect(f"/chat/{turn.thread_id}", replace=True))
+            # After the composer is cleared: events after a redirect wait for the new page's
+            # load, and by then the user may have typed the next message.
+            events.insert(2, rx.redirect(f"/chat/{turn.thread_id}", replace=True))
         return events
 
     async def _busy(self, on_screen: ThreadState) -> bool:
