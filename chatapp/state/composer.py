@@ -112,7 +112,7 @@ class ComposerState(rx.State):
                                         stats_for_nerds=prefs.stats_for_nerds, at=at)
         if used in self._available_ids():
             self.model_id = used  # continue with the thread's model
-        if busy_notice and await self._busy(on_screen):
+        if busy_notice and on_screen.busy:
             self.notice = BUSY_NOTICE
         await sidebar.refresh(await self.get_state(SidebarState), user_id,
                               "" if on_screen.not_found else thread_id)
@@ -165,7 +165,7 @@ class ComposerState(rx.State):
         if not text.strip():
             return None
         on_screen = await self.get_state(ThreadState)
-        if await self._busy(on_screen):
+        if on_screen.busy:
             self.notice = BUSY_NOTICE  # the text stays in the composer
             return None
         try:
@@ -190,7 +190,7 @@ class ComposerState(rx.State):
         on_screen = await self.get_state(ThreadState)
         if not text.strip():
             return None
-        if await self._busy(on_screen):
+        if on_screen.busy:
             self.notice = BUSY_NOTICE
             return None
         try:
@@ -217,7 +217,7 @@ class ComposerState(rx.State):
     async def retry(self, message_id: str):
         """A new reply to the same message, as a sibling of the failed one."""
         on_screen = await self.get_state(ThreadState)
-        if await self._busy(on_screen):
+        if on_screen.busy:
             return None
         try:
             user_id = await current_user_id(self)
@@ -253,13 +253,6 @@ class ComposerState(rx.State):
             # load, and by then the user may have typed the next message.
             events.insert(2, rx.redirect(f"/chat/{turn.thread_id}", replace=True))
         return events
-
-    async def _busy(self, on_screen: ThreadState) -> bool:
-        """A reply is being written in the thread on screen: stored as such, or streaming in
-        this tab's live block."""
-        live_block = await self.get_state(LiveState)
-        return on_screen.busy or (live_block.active
-                                  and live_block.thread_id == on_screen.current_thread_id)
 
     def _refuse(self, exc: ChatappError) -> None:
         self.notice = exc.user_message

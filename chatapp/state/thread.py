@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import reflex as rx
 
@@ -111,29 +112,19 @@ class ThreadState(rx.State):
     async def switch_branch(self, message_id: str):
         """Show the sibling branch `message_id` (the navigator's ‹ and ›); stored, so a reload
         and the composer follow it."""
-        self.notice = ""
-        try:
-            user_id = await reader_id(self)
-            await db.run(lambda s: branches.switch_branch(s, user_id=user_id,
-                                                          message_id=message_id))
-        except ChatappError as exc:
-            self.notice = exc.user_message
+        done = await self._act(lambda s, user_id: branches.switch_branch(
+            s, user_id=user_id, message_id=message_id))
+        if done is None:
             return None
-        await _around(self, user_id, message_id, highlight=False)
+        await _around(self, done[0], message_id, highlight=False)
         return rx.call_script(REVEAL.format(id=json.dumps(message_id)))
 
     @rx.event
     async def fork(self, message_id: str):
         """"Branch off into a new chat" at `message_id`: opens the new thread."""
-        self.notice = ""
-        try:
-            user_id = await reader_id(self)
-            copy = await db.run(lambda s: branches.fork(s, user_id=user_id,
-                                                        message_id=message_id))
-        except ChatappError as exc:
-            self.notice = exc.user_message
-            return None
-        return rx.redirect(f"/chat/{copy.id}")
+        done = await self._act(lambda s, user_id: branches.fork(s, user_id=user_id,
+                                                                message_id=message_id))
+        return None if done is None else rx.redirect(f"/chat/{done[1].id}")
 
     @rx.event
     async def start_edit(self, message_id: str) -> None:
@@ -151,6 +142,16 @@ class ThreadState(rx.State):
     @rx.event
     def dismiss_notice(self) -> None:
         self.notice = ""
+
+    async def _act(self, change) -> tuple[str, Any] | None:  # type: ignore[no-untyped-def]
+        """The user and `change(session, user_id)`'s result; a refusal goes to the notice."""
+        self.notice = ""
+        try:
+            user_id = await reader_id(self)
+            return user_id, await db.run(lambda s: change(s, user_id))
+        except ChatappError as exc:
+            self.notice = exc.user_message
+            return None
 
     def _views(self, page: branches.MessagePage) -> list[MessageView]:
         return [message_view(m, page.siblings.get(m.id), stats=self.stats_for_nerds)
