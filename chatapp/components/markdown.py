@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import reflex as rx
 
 # assets/ is copied into the frontend's public/ folder, where Vite bundles it from.
@@ -38,12 +40,24 @@ def _code_block(value: object, **props: object) -> rx.Component:
     )
 
 
+def _plain(tag: str) -> Callable[..., rx.Component]:
+    """A Markdown block as the plain HTML element, styled by `.md <tag>` in assets/chat.css:
+    Reflex's default map draws each paragraph, list and item as a Radix component with its
+    own emotion class, which cost more than the parsing on a page of replies."""
+    element = getattr(rx.el, tag)
+    return lambda value, **props: element(value, **props)
+
+
+_PLAIN = {tag: _plain(tag) for tag in ("p", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6")}
+
+
 def markdown(content: rx.Var | str, **props: object) -> rx.Component:
     # use_raw=False: HTML in model output is shown as text, never rendered. react-markdown's
     # default urlTransform still applies and blanks javascript:, vbscript:, data: and the like.
     return rx.markdown(
         content, use_raw=False, class_name="md",
         # react-markdown passes src/alt/title/href through the `{...props}` spread.
-        component_map={"pre": _code_block, "img": _SafeImage.create, "a": _SafeLink.create},
+        component_map={**_PLAIN, "pre": _code_block, "img": _SafeImage.create,
+                       "a": _SafeLink.create},
         **props,
     )

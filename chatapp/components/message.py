@@ -16,24 +16,25 @@ def branch_navigator(msg: MessageView) -> rx.Component:
     return rx.cond(
         msg.branch != "",
         rx.el.div(
-            rx.icon_button(rx.icon("chevron-left", size=14), size="1", variant="ghost",
-                           disabled=msg.previous_branch_id == "",
-                           on_click=ThreadState.switch_branch(msg.previous_branch_id),
-                           aria_label="Previous version", data_testid="branch-previous"),
-            rx.text(msg.branch, size="1", color_scheme="gray", data_testid="branch-position"),
-            rx.icon_button(rx.icon("chevron-right", size=14), size="1", variant="ghost",
-                           disabled=msg.next_branch_id == "",
-                           on_click=ThreadState.switch_branch(msg.next_branch_id),
-                           aria_label="Next version", data_testid="branch-next"),
+            _action("chevron-left", "Previous version", "branch-previous",
+                    disabled=msg.previous_branch_id == "",
+                    on_click=ThreadState.switch_branch(msg.previous_branch_id)),
+            rx.el.span(msg.branch, class_name="branch-position", data_testid="branch-position"),
+            _action("chevron-right", "Next version", "branch-next",
+                    disabled=msg.next_branch_id == "",
+                    on_click=ThreadState.switch_branch(msg.next_branch_id)),
             class_name="branch-nav", data_testid="branch-nav",
         ),
     )
 
 
 def _action(icon: str, label: str, testid: str, **props: object) -> rx.Component:
-    # A native tooltip (`title`): a Radix one per button of every message costs on each page.
-    return rx.icon_button(rx.icon(icon, size=14), size="1", variant="ghost", color_scheme="gray",
-                          aria_label=label, title=label, data_testid=testid, **props)
+    """A message action: one plain button whose icon is drawn by CSS (`.act-<icon>` in
+    assets/chat.css), with a native tooltip. Every message has four or five of these, so a
+    page of 60 draws some 300: as Radix icon buttons with SVG icons they were half of what
+    the browser spent rendering a page (bench/thread_bench.py)."""
+    return rx.el.button(type="button", class_name=f"act act-{icon}", aria_label=label,
+                        title=label, data_testid=testid, **props)
 
 
 def copy_button(msg: MessageView) -> rx.Component:
@@ -68,10 +69,11 @@ def edit_box(msg: MessageView) -> rx.Component:
 def user_message(msg: MessageView) -> rx.Component:
     return rx.cond(
         msg.editing,
-        rx.box(edit_box(msg), class_name="msg msg-user-edit", data_testid="user-message"),
-        rx.box(
-            rx.box(
-                rx.text(msg.content, class_name="user-text"),
+        rx.el.div(edit_box(msg), class_name="msg msg-user-edit", data_testid="user-message"),
+        # Plain elements, not Radix boxes and texts: a page draws 60 of these.
+        rx.el.div(
+            rx.el.div(
+                rx.el.p(msg.content, class_name="user-text"),
                 class_name="msg msg-user",
             ),
             rx.el.div(
@@ -160,8 +162,7 @@ def live_reply() -> rx.Component:
         markdown(LiveState.head),
         markdown(LiveState.tail),
         # Same footer as a finished reply, so the page does not shift when it ends.
-        rx.text(ComposerState.selected_model_label, size="1", color_scheme="gray",
-                class_name="model-label"),
+        rx.el.span(ComposerState.selected_model_label, class_name="model-label"),
         class_name="msg msg-assistant",
         data_testid="live-reply",
     )
@@ -199,10 +200,10 @@ def assistant_message(msg: MessageView) -> rx.Component:
     return rx.cond(
         msg.live,
         rx.fragment(),
-        rx.box(
+        rx.el.div(
             stored,
             rx.el.div(
-                rx.text(msg.model_label, size="1", color_scheme="gray", class_name="model-label"),
+                rx.el.span(msg.model_label, class_name="model-label"),
                 rx.cond(
                     ~msg.active,
                     rx.el.div(branch_navigator(msg), copy_button(msg), regenerate_actions(msg),
@@ -212,8 +213,7 @@ def assistant_message(msg: MessageView) -> rx.Component:
             ),
             rx.cond(
                 msg.stats != "",
-                rx.text(msg.stats, size="1", color_scheme="gray", class_name="reply-stats",
-                        data_testid="reply-stats"),
+                rx.el.p(msg.stats, class_name="reply-stats", data_testid="reply-stats"),
             ),
             class_name=rx.cond(msg.highlight, "msg msg-assistant highlight",
                                "msg msg-assistant"),
