@@ -7,6 +7,9 @@ triggers, then times `search.search` (ranked message hits, title hits, snippets)
 queries: a common word, a mid-frequency word, a rare word, two words, a prefix as typed.
 
 Usage: scripts/bench.sh search [--threads 10000 --messages 200000 --queries 200]
+                              [--sqlite-file PATH]
+`--sqlite-file` keeps the SQLite database there and reuses it on the next run (it is filled
+only when absent: delete it after changing the sizes or the schema).
 PostgreSQL runs when CHATAPP_BENCH_POSTGRES_URL (or CHATAPP_TEST_POSTGRES_URL) is set; the
 test command's server is used by `scripts/bench.sh search`.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -104,14 +108,22 @@ def queries(n: int, rng: random.Random, words: list[str]) -> list[tuple[str, str
     return out
 
 
-def measure(url: str, args: argparse.Namespace) -> dict[str, list[float]]:
+def measure(url: str, args: argparse.Namespace, *,
+            reuse: bool = False) -> dict[str, list[float]]:
     rng = random.Random(SEED)
     words = vocabulary(5000, rng)
-    migrate(url)
-    engine = make_engine(url)
-    started = time.perf_counter()
-    user_id = fill(engine, threads=args.threads, messages=args.messages, rng=rng, words=words)
-    print(f"  filled in {time.perf_counter() - started:.0f} s")
+    if reuse:
+        engine = make_engine(url)
+        user_id = _busiest_user(engine)
+        print("  reused the filled database")
+    else:
+        migrate(url)
+        engine = make_engine(url)
+        started = time.perf_counter()
+        user_id = fill(engine, threads=args.threads, messages=args.messages, rng=rng,
+                       words=words)
+        print(f"  filled in {time.perf_counter() - started:.0f} s")
+    rng = random.Random(SEED + 1)  # the queries do not depend on whether this run filled
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.execute(sa.text("ANALYZE"))
@@ -137,10 +149,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--sqlite-file", type=Path, default=None,
+                        help="keep the SQLite database here; reuse it when it exists")
     args = parser.parse_args()
     engines: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="chatapp-search-bench-") as tmp:
-        engines.append(("SQLite FTS5", f"sqlite:///{Path(tmp) / 'bench.db'}"))
+        kept: Path | None = args.sqlite_file
+        reuse = kept is not None and kept.exists()
+        sqlite_path = kept if reuse else Path(tmp) / "bench.db"
+        engines.append(("SQLite FTS5", f"sqlite:///{sqlite_path}"))
         pg = os.environ.get("CHATAPP_BENCH_POSTGRES_URL") or os.environ.get(
             "CHATAPP_TEST_POSTGRES_URL")
         if pg:
@@ -148,7 +165,13 @@ def main() -> None:
         rows = []
         for name, url in engines:
             print(f"{name}: {args.threads:,} threads, {args.messages:,} messages")
-            timings = measure(url, args)
+            sqlite = url.startswith("sqlite")
+            timings = measure(url, args, reuse=sqlite and reuse)
+            if sqlite and kept is not None and not reuse:  # filled completely: keep it
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                for suffix in ("", "-wal", "-shm"):
+                    if Path(f"{sqlite_path}{suffix}").exists():
+                        shutil.move(f"{sqlite_path}{suffix}", f"{kept}{suffix}")
             every = [t for ts in timings.values() for t in ts]
             rows.append((name, timings, every))
     print(f"\n{args.threads:,} threads, {args.messages:,} messages of one user (and "
@@ -159,6 +182,13 @@ def main() -> None:
         cells = " | ".join(f"{statistics.median(timings[k]):.1f} / {pct(timings[k], 95):.1f}"
                            for k in KINDS)
         print(f"| {name} | {statistics.median(every):.1f} | {pct(every, 95):.1f} | {cells} |")
+
+
+def _busiest_user(engine: sa.Engine) -> str:
+    """The user a reused database was filled for: the one with the most threads."""
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT user_id FROM threads GROUP BY user_id "
+                                    "ORDER BY count(*) DESC LIMIT 1")).scalar_one()
 
 
 def _fresh_postgres(admin_url: str) -> str:

@@ -72,6 +72,37 @@ def test_message_rank_order(session: Session, settings: Settings, user_id: str) 
     assert [t.thread_id for t in found] == [often, once]
 
 
+def test_every_form_of_a_prefix_marked_also_past_the_start_of_a_long_reply(
+    session: Session, settings: Settings, user_id: str
+) -> None:
+    forms, forms_reply = _chat(session, settings, user_id, "Garden",
+                               "Tomatoes ripen early; one tomato was late")
+    long, long_reply = _chat(session, settings, user_id, "Essay",
+                             "lorem ipsum " * 250 + "then kumquatery at last")
+    short, _ = _chat(session, settings, user_id, "Fruit", "a kumquat")
+
+    found = search.search(session, user_id=user_id, query="tomat")
+    assert [t.thread_id for t in found] == [forms]
+    assert [h.message_id for h in found[0].hits] == [forms_reply]
+    assert _marked(found[0].hits[0]) == ["tomatoes", "tomato"]
+
+    # The long reply's only match lies far past the start of it, and is a form the other hit
+    # does not have: it is found, and marked, all the same.
+    found = search.search(session, user_id=user_id, query="kumquat")
+    assert {t.thread_id for t in found} == {long, short}
+    hits = {h.message_id: h for t in found for h in t.hits}
+    assert _marked(hits[long_reply]) == ["kumquatery"]
+    assert "".join(s.text for s in hits[long_reply].snippet).endswith("then kumquatery at last")
+
+
+def test_two_words_rank_and_mark_both(session: Session, settings: Settings, user_id: str) -> None:
+    both, _ = _chat(session, settings, user_id, "Trip", "The harbor lighthouse at dusk")
+    _chat(session, settings, user_id, "Other", "A harbor without one")
+    found = search.search(session, user_id=user_id, query="lighthouse harbor")
+    assert [t.thread_id for t in found] == [both]
+    assert _marked(found[0].hits[0]) == ["harbor", "lighthouse"]
+
+
 def test_index_follows_writes_streaming_archive_delete(
     session: Session, settings: Settings, user_id: str
 ) -> None:
