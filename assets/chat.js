@@ -2,6 +2,14 @@
 // scrolls (keeping the reading position), revealing a search hit, the keyboard shortcuts,
 // the sidebar and its drawer, and a local copy of the draft.
 (function () {
+  // The browser's time zone, for the sidebar's Today / Yesterday (the server reads it from the
+  // socket's handshake; IANA names need no quoting in a cookie).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && /^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) {
+      document.cookie = "chatapp_tz=" + zone + "; path=/; max-age=31536000; samesite=lax";
+    }
+  } catch (e) {}
   var THRESHOLD = 80; // px from the bottom that still counts as "at the bottom"
   var PAGE_MARGIN = 400; // px from an end of the conversation that loads the next page
   var NARROW = "(max-width: 767px)";

@@ -15,7 +15,7 @@ from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.services.chat import generation, threads
 from chatapp.services.identity import accounts
-from chatapp.state.user import VISITOR, reader_id
+from chatapp.state.user import VISITOR, local_zone, reader_id
 from chatapp.state.views import ThreadItem, thread_items
 
 UNDO_SECONDS = 8  # how long the Undo of a deletion is offered (the server keeps it longer)
@@ -44,7 +44,8 @@ class SidebarState(rx.State):
         page = await db.run(lambda s: threads.thread_page(
             s, user_id=user_id, archived=self.archived_view, cursor=self._cursor))
         last = self.threads[-1] if self.threads else None
-        self.threads = [*self.threads, *thread_items(page.threads, after=last)]
+        more = thread_items(page.threads, zone=local_zone(self), after=last)
+        self.threads = [*self.threads, *more]
         self._cursor, self.has_more_threads = page.cursor, bool(page.cursor)
 
     @rx.event
@@ -124,7 +125,7 @@ class SidebarState(rx.State):
 async def _reload(state: SidebarState, user_id: str) -> None:
     page = await db.run(lambda s: threads.thread_page(s, user_id=user_id,
                                                       archived=state.archived_view))
-    items = thread_items(page.threads)
+    items = thread_items(page.threads, zone=local_zone(state))
     if items != state.threads:  # the same list is not sent (and drawn) again
         state.threads = items
     state._cursor, state.has_more_threads = page.cursor, bool(page.cursor)

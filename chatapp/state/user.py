@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import tzinfo
 
 import reflex as rx
 
 from chatapp import db
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError, SessionExpiredError
+from chatapp.services.chat import threads
 from chatapp.services.identity import addresses, tokens, visitors
 
 _CACHE_SECONDS = 5.0
@@ -34,6 +36,12 @@ async def reader_id(state: rx.State) -> str:
     """For a handler that only reads: the session's user id, or VISITOR for a visitor who
     has not needed a user yet (nothing is created). SessionExpiredError as above."""
     return await _resolve(state, create=False)
+
+
+def local_zone(state: rx.State) -> tzinfo:
+    """The time zone the tab's browser reported (a cookie chat.js sets), UTC without one."""
+    return threads.zone_named(tokens.cookie_value(state.router.headers.cookie,
+                                                  threads.ZONE_COOKIE))
 
 
 async def _resolve(state: rx.State, *, create: bool) -> str:

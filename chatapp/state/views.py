@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from chatapp import errors
 from chatapp.models import Message, MessageStatus
@@ -143,14 +143,14 @@ def reply_stats(msg: Message) -> str:
     return " · ".join(parts)
 
 
-def thread_items(summaries: list[ThreadSummary], *,
+def thread_items(summaries: list[ThreadSummary], *, zone: tzinfo = UTC,
                  after: ThreadItem | None = None) -> list[ThreadItem]:
-    """The sidebar rows (pinned ones under "Pinned"), each group headed once; `after` is the
-    last row already shown when these continue the list."""
+    """The sidebar rows (pinned ones under "Pinned"), each group headed once, by the days of
+    `zone`; `after` is the last row already shown when these continue the list."""
     items: list[ThreadItem] = []
     last_group = after.group if after else None
     for t in summaries:
-        group = "Pinned" if t.pinned and not t.archived else group_label(t.updated_at)
+        group = "Pinned" if t.pinned and not t.archived else group_label(t.updated_at, zone=zone)
         items.append(ThreadItem(t.id, t.title, group, group != last_group, t.generating,
                                 t.pinned, t.archived, t.preview, t.message_count))
         last_group = group

@@ -4,6 +4,7 @@ branches, forks, copy, search with the palette, drafts, shortcuts, long threads,
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -284,3 +285,25 @@ def test_narrow_screen_sidebar_is_a_drawer(new_context) -> None:
     page.get_by_test_id("new-chat").click()
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.locator(".sidebar")).not_to_be_in_viewport()
+
+
+def test_sidebar_groups_follow_the_browsers_time_zone(new_context, app: RunningApp) -> None:
+    # A thread last active just across midnight from now: which side is the browser's day.
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if now.hour >= 2:  # 23:30 yesterday at UTC-1, 00:30 today in UTC
+        zone, moment, label = "Etc/GMT+1", midnight + timedelta(minutes=30), "Yesterday"
+    else:  # 01:30 today at UTC+3, 22:30 yesterday in UTC
+        zone, moment, label = "Etc/GMT-3", midnight - timedelta(minutes=90), "Today"
+    page = new_context(timezone_id=zone).new_page()
+    tid = _chat(page, "a thread near midnight")
+    engine = make_engine(app.database_url)
+    with Session(engine) as s:
+        thread = s.get(Thread, tid)
+        assert thread is not None
+        thread.updated_at = moment
+        s.add(thread)
+        s.commit()
+    engine.dispose()
+    page.goto("/")
+    expect(page.get_by_test_id("group-label")).to_have_text([label])

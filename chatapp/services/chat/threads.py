@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -203,11 +205,12 @@ def clean_title(text: str, *, max_len: int = 60) -> str:
     return (cut or line[:max_len]).rstrip(" ,.;:") + "…"
 
 
-def group_label(updated_at: datetime, *, now: datetime | None = None) -> str:
+def group_label(updated_at: datetime, *, now: datetime | None = None,
+                zone: tzinfo = UTC) -> str:
     """Sidebar group for a thread: Today / Yesterday / Previous 7 days / Previous 30 days, then
-    its month ("November 2026"), by UTC days."""
-    now = now or utcnow()
-    days = (now.date() - updated_at.date()).days
+    its month ("November 2026"), by the days of the user's time zone."""
+    local = updated_at.astimezone(zone)
+    days = ((now or utcnow()).astimezone(zone).date() - local.date()).days
     if days <= 0:
         return "Today"
     if days == 1:
@@ -216,7 +219,22 @@ def group_label(updated_at: datetime, *, now: datetime | None = None) -> str:
         return "Previous 7 days"
     if days <= 30:
         return "Previous 30 days"
-    return f"{updated_at:%B %Y}"
+    return f"{local:%B %Y}"
+
+
+ZONE_COOKIE = "chatapp_tz"  # the browser's IANA time zone, set by assets/chat.js
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}")
+
+
+def zone_named(name: str | None) -> tzinfo:
+    """The time zone the browser reported, UTC when there is none or it is unknown (the
+    name reaches the tz database only when it looks like one: no paths, no dots)."""
+    if not name or len(name) > 64 or not _ZONE_NAME.fullmatch(name):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def touch(thread: Thread) -> None:
@@ -224,6 +242,7 @@ def touch(thread: Thread) -> None:
 
 
 __all__ = [
+    "ZONE_COOKIE",
     "ThreadListPage",
     "ThreadSummary",
     "delete_thread",
@@ -238,4 +257,5 @@ __all__ = [
     "set_pinned",
     "thread_page",
     "undo_delete",
+    "zone_named",
 ]

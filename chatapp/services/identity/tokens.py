@@ -124,8 +124,24 @@ def user_for_token(session: Session, *, token: str | None) -> str | None:
 
 def token_from_cookie_header(header: str | None) -> str | None:
     """The raw session token in a Cookie header, if any."""
+    return cookie_value(header, COOKIE_NAME)
+
+
+def cookie_value(header: str | None, name: str) -> str | None:
+    """The value of cookie `name` in a Cookie header, if any (not empty)."""
     if not header:
         return None
+    # Split by hand: http.cookies gives up on the whole header at the first cookie it finds
+    # malformed (a JSON value or a bare name set by another app on the same host), which
+    # would lose our session and mint a new anonymous user on every page load.
+    for part in header.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value or None
+    return None
     # Split by hand: http.cookies gives up on the whole header at the first cookie it finds
     # malformed (a JSON value or a bare name set by another app on the same host), which
     # would lose our session and mint a new anonymous user on every page load.

@@ -12,6 +12,7 @@ from chatapp.config import Settings
 from chatapp.errors import NotFoundError
 from chatapp.models import Message, MessageRole, MessageStatus, Thread
 from chatapp.services.chat import branches, threads
+from chatapp.services.identity import tokens
 from tests.services.helpers import LOCAL, chain, count, fresh, send, settle
 
 
@@ -293,3 +294,31 @@ NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
 )
 def test_group_label(updated_at: datetime, label: str) -> None:
     assert threads.group_label(updated_at, now=NOW) == label
+
+
+def test_group_label_follows_the_users_days() -> None:
+    # Late evening in New York is already the next day in UTC: the user's days decide.
+    new_york = threads.zone_named("America/New_York")
+    evening = datetime(2025, 3, 9, 23, 30, tzinfo=new_york)  # 03:30 UTC on the 10th
+    morning_after = datetime(2025, 3, 10, 8, 0, tzinfo=new_york)
+    assert threads.group_label(evening, now=morning_after) == "Today"  # same UTC day
+    assert threads.group_label(evening, now=morning_after, zone=new_york) == "Yesterday"
+    # A month is the user's month too.
+    new_year = datetime(2025, 1, 1, 2, 0, tzinfo=UTC)
+    tokyo, la = threads.zone_named("Asia/Tokyo"), threads.zone_named("America/Los_Angeles")
+    assert threads.group_label(new_year, now=NOW, zone=tokyo) == "January 2025"
+    assert threads.group_label(new_year, now=NOW, zone=la) == "December 2024"
+
+
+@pytest.mark.parametrize("name", [None, "", "Mars/Olympus_Mons", "../../etc/passwd",
+                                  "/etc/localtime", "Europe/../UTC", "x" * 80, "Europe/Paris;"])
+def test_unknown_time_zones_are_utc(name: str | None) -> None:
+    assert threads.zone_named(name) is UTC
+
+
+def test_zone_cookie_read_beside_the_session() -> None:
+    header = 'other="{json}"; chatapp_tz=Europe/Paris; chatapp_session=abc'
+    assert tokens.cookie_value(header, threads.ZONE_COOKIE) == "Europe/Paris"
+    assert str(threads.zone_named(tokens.cookie_value(header, threads.ZONE_COOKIE))) == \
+        "Europe/Paris"
+    assert tokens.token_from_cookie_header(header) == "abc"
