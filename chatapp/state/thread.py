@@ -283,7 +283,7 @@ async def open_thread(state: ThreadState, *, user_id: str, thread_id: str,
                 model_id = await _around(state, user_id, at, thread_id=thread_id)
             if model_id is None:
                 page = await db.run(lambda s: branches.visible_page(
-                    s, user_id=user_id, thread_id=thread_id))
+                    s, user_id=user_id, thread_id=thread_id, limit=branches.FIRST_PAGE))
                 _show(state, w, page)
                 model_id = page.model_id
             origin = await db.run(lambda s: threads.fork_origin(s, user_id=user_id,

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from chatapp.db import make_engine
 from chatapp.models import Message, MessageRole, Thread
+from chatapp.services.chat.branches import FIRST_PAGE, PAGE
 from tests.e2e.conftest import RunningApp
 from tests.e2e.ui import REPLY_TIMEOUT, marker, open_chat, send, thread_id
 
@@ -219,8 +220,10 @@ def test_scrolling_up_loads_earlier_pages_in_place_and_stays_bounded(
     page.goto(f"/chat/{long_id}")
     expect(page.get_by_text("message 999", exact=True)).to_be_visible()
     page.locator("#messages").hover()
+    # Opening shows the newest FIRST_PAGE messages; each page above holds PAGE more.
+    expect(page.locator("[data-message-id]")).to_have_count(FIRST_PAGE)
     for page_no in range(1, 7):
-        oldest = 1000 - 60 * page_no
+        oldest = 1000 - FIRST_PAGE - PAGE * (page_no - 1)
         expect(page.get_by_text(f"message {oldest}", exact=True)).to_be_attached()
         page.get_by_text(f"message {oldest}", exact=True).scroll_into_view_if_needed()
         page.mouse.wheel(0, -150)  # the reader scrolls up a little past the oldest loaded

@@ -14,6 +14,9 @@ from chatapp.models.base import new_id
 from chatapp.services.chat import threads
 
 PAGE = 60
+# Opening a thread shows its newest this many (a screen or more): a long thread opens about as
+# fast as a short one (docs/benchmarks.md); scrolling up then loads PAGE at a time.
+FIRST_PAGE = 20
 BUSY = "Wait for the current reply to finish, or stop it."
 
 
