@@ -106,8 +106,9 @@ def test_edit_makes_a_branch_the_navigator_switches_and_reload_keeps_it(page: Pa
     user.get_by_test_id("edit-button").click()
     page.get_by_test_id("edit-input").fill(f"edited {tag} [[tokens=8]]")
     page.get_by_test_id("edit-save").click()
-    _finished(page)
+    # The new branch first (until it shows, the old reply is the one on screen), then its reply.
     expect(page.get_by_test_id("user-message")).to_contain_text(f"edited {tag}")
+    _finished(page)
     expect(page.get_by_test_id("branch-position").first).to_have_text("2 / 2")
 
     page.get_by_test_id("branch-previous").first.click()
