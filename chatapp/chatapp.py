@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+import reflex.model  # noqa: F401  (Reflex imports it in the first form event: now, not then)
 from reflex_base.config import get_config
 
 from chatapp.api.auth import build_auth_app
@@ -31,6 +32,7 @@ app = rx.App(
 app.add_middleware(SessionGuard(), index=0)
 # Ends replies whose writer died (a crash, a lost worker), whoever was watching them.
 app.register_lifespan_task(maintenance.run_forever)
+app.register_lifespan_task(maintenance.warm_up_in_background)
 # Every page from the one table (chatapp/pages/routes.py), which also makes the settings menu.
 for route in routes.ROUTES:
     app.add_page(routes.page(route), route=route.path, title=route.title, on_load=route.on_load)

@@ -22,6 +22,7 @@ from chatapp.providers.base import (
     TextDelta,
     ToolCall,
     Usage,
+    tls_context,
 )
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -96,6 +97,7 @@ class AnthropicProvider(Provider):
         # Explicit key and URL: otherwise the SDK falls back to ANTHROPIC_* variables and
         # profile files on disk, which would make configuration invisible.
         self._client = anthropic.AsyncAnthropic(
+            http_client=anthropic.DefaultAsyncHttpxClient(verify=tls_context()),
             api_key=api_key or "not-needed",
             base_url=self._base_url,
             timeout=timeout,
@@ -120,9 +122,9 @@ class AnthropicProvider(Provider):
                 max_tokens += budget
             # Thinking only allows the default temperature, so a set one is left out.
         elif request.temperature is not None:
-            # SDK 1.x dropped the typed argument (the API deprecates sampling parameters and
-            # newer models refuse them); models that still take it get it through the body.
-            params["extra_body"] = {"temperature": request.temperature}
+            # The API deprecates sampling parameters and newer models refuse them; models
+            # that still take it get it.
+            params["temperature"] = request.temperature
         params["max_tokens"] = max_tokens
         return params
 
@@ -134,8 +136,13 @@ class AnthropicProvider(Provider):
             raise self._map(exc, streaming=False, model="") from None
 
     async def stream(self, request: StreamRequest) -> AsyncGenerator[Event, None]:
+        # The SDK sends the request (authentication, timeouts, error statuses, an `error`
+        # event) and decodes the server-sent events; each event comes back as the parsed JSON,
+        # not as the SDK's objects, which cost most of the CPU of a reply.
         try:
-            stream = await self._client.messages.create(**self._params(request))
+            stream = await self._client.post(
+                "/v1/messages", body=self._params(request), cast_to=object, stream=True,
+                stream_cls=anthropic.AsyncStream[object])
         except (anthropic.APIError, httpx2.RequestError) as exc:
             raise self._map(exc, streaming=False, model=request.model) from None
         yield Accepted()
@@ -145,25 +152,31 @@ class AnthropicProvider(Provider):
         finished = False
         try:
             async for event in stream:
-                kind = event.type
+                if not isinstance(event, dict):
+                    continue
+                kind = event.get("type")
                 if kind == "content_block_delta":
-                    delta = event.delta
-                    if delta.type == "text_delta":
-                        yield TextDelta(delta.text)
-                    elif delta.type == "thinking_delta":
-                        yield ReasoningDelta(delta.thinking)
-                    elif delta.type == "input_json_delta" and event.index in tools:
-                        tools[event.index].append(delta.partial_json)
+                    delta = event.get("delta") or {}
+                    piece = delta.get("type")
+                    if piece == "text_delta" and delta.get("text"):
+                        yield TextDelta(delta["text"])
+                    elif piece == "thinking_delta" and delta.get("thinking"):
+                        yield ReasoningDelta(delta["thinking"])
+                    elif piece == "input_json_delta" and event.get("index") in tools:
+                        tools[event["index"]].append(delta.get("partial_json") or "")
                 elif kind == "message_start":
-                    _count(counts, event.message.usage)
-                elif kind == "content_block_start" and event.content_block.type == "tool_use":
-                    tools[event.index] = [event.content_block.id, event.content_block.name]
-                elif kind == "content_block_stop" and event.index in tools:
-                    call_id, name, *pieces = tools.pop(event.index)
+                    _count(counts, (event.get("message") or {}).get("usage"))
+                elif kind == "content_block_start":
+                    block = event.get("content_block") or {}
+                    if block.get("type") == "tool_use":
+                        tools[event.get("index", 0)] = [block.get("id") or "",
+                                                        block.get("name") or ""]
+                elif kind == "content_block_stop" and event.get("index") in tools:
+                    call_id, name, *pieces = tools.pop(event["index"])
                     yield ToolCall(id=call_id, name=name, arguments="".join(pieces) or "{}")
                 elif kind == "message_delta":
-                    stop = event.delta.stop_reason or stop
-                    _count(counts, event.usage)
+                    stop = (event.get("delta") or {}).get("stop_reason") or stop
+                    _count(counts, event.get("usage"))
                 elif kind == "message_stop":
                     finished = True
         except (anthropic.APIError, httpx2.RequestError, json.JSONDecodeError) as exc:
@@ -192,7 +205,7 @@ class AnthropicProvider(Provider):
 
 def _count(counts: dict[str, int], usage: Any) -> None:
     """message_start and message_delta both carry usage; later non-null values win."""
-    if usage is None:
+    if not isinstance(usage, dict):
         return
     for key, field_name in (
         ("input", "input_tokens"),
@@ -200,9 +213,9 @@ def _count(counts: dict[str, int], usage: Any) -> None:
         ("cache_write", "cache_creation_input_tokens"),
         ("output", "output_tokens"),
     ):
-        value = getattr(usage, field_name, None)
-        if value is not None:
+        value = usage.get(field_name)
+        if isinstance(value, int):
             counts[key] = value
-    details = getattr(usage, "output_tokens_details", None)
-    if details is not None and details.thinking_tokens is not None:
-        counts["thinking"] = details.thinking_tokens
+    details = usage.get("output_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int):
+        counts["thinking"] = details["thinking_tokens"]

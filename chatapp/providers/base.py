@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import ssl
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -144,3 +146,13 @@ class StreamCollector:
     @property
     def content(self) -> str:
         return "".join(self.text)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context (httpx's default: the system's or certifi's roots, SSL_CERT_FILE
+    honoured) for every provider client: building one costs tens of milliseconds of CPU, and
+    each reply makes a client."""
+    import httpx2
+
+    return httpx2.create_ssl_context()

@@ -25,6 +25,13 @@ def adapter_class(protocol: WireProtocol) -> type[Provider]:
     return cls
 
 
+def warm_up(protocols: set[WireProtocol]) -> None:
+    """Import the adapters of `protocols` now (at start, in a thread) rather than in the first
+    reply, which paid about a second for the SDK's import."""
+    for protocol in sorted(protocols):
+        adapter_class(protocol)
+
+
 def build_provider(
     preset: ProviderPreset,
     *,

@@ -1,5 +1,6 @@
-"""Housekeeping that runs in every app process: end orphaned replies, purge deleted threads
-once their undo window has passed, prune idle visitors."""
+"""Housekeeping that runs in every app process: warm up what the first reply needs, end
+orphaned replies, purge deleted threads once their undo window has passed, prune idle
+visitors."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import logging
 
 from chatapp import db
 from chatapp.config import Settings, get_settings
+from chatapp.providers import registry
+from chatapp.services.catalog import serving
 from chatapp.services.chat import leases, threads
 from chatapp.services.identity import visitors
 
@@ -21,6 +24,20 @@ async def sweep_once(settings: Settings) -> list[str]:
     ended = await leases.end_orphans(settings)
     await db.run(threads.purge_deleted)
     return ended
+
+
+def warm_up() -> None:
+    """Import, before anyone sends, what the first reply would otherwise import on the way:
+    the SDKs of the providers this server serves (about a second)."""
+    registry.warm_up(serving.protocols_served(get_settings()))
+
+
+async def warm_up_in_background() -> None:
+    """The lifespan task for warm_up: in a thread, so the server answers meanwhile."""
+    try:
+        await asyncio.to_thread(warm_up)
+    except Exception:  # the first reply then imports what it needs itself
+        log.exception("warming up failed")
 
 
 async def run_forever() -> None:

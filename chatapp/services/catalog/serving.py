@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from chatapp.config import Settings
 from chatapp.errors import ModelUnavailableError
 from chatapp.providers.base import Provider
-from chatapp.providers.catalog import PROVIDERS, ModelInfo, all_models, get_model
+from chatapp.providers.catalog import PROVIDERS, ModelInfo, WireProtocol, all_models, get_model
 from chatapp.providers.registry import build_provider
 
 
@@ -106,6 +106,11 @@ def available_models(
         for m in all_models()
         if not not_served(settings, m, mine)
     ]
+
+
+def protocols_served(settings: Settings) -> set[WireProtocol]:
+    """The wire protocols of the models this server serves on its own keys."""
+    return {PROVIDERS[m.provider].protocol for m in all_models() if not not_served(settings, m)}
 
 
 def model_or_raise(model_id: str) -> ModelInfo:
