@@ -7,6 +7,7 @@ import reflex.model  # noqa: F401  (Reflex imports it in the first form event: n
 from reflex_base.config import get_config
 
 from chatapp.api.auth import build_auth_app
+from chatapp.api.live import build_live_app
 from chatapp.api.security import SecurityMiddleware
 from chatapp.api.session import SessionCookieMiddleware
 from chatapp.config import get_settings
@@ -24,9 +25,10 @@ app = rx.App(
         rx.el.script(src="/chat.js", defer=True),
         rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
     ],
-    # Sign-in routes match first; the session middleware wraps them and Reflex's app; the
-    # security middleware (CSP headers, socket Origin check) wraps everything.
-    api_transformer=[build_auth_app(), SessionCookieMiddleware, SecurityMiddleware],
+    # Sign-in routes match first, then the live feeds; the session middleware wraps them and
+    # Reflex's app; the security middleware (CSP headers, socket Origin check) wraps everything.
+    api_transformer=[build_live_app(), build_auth_app(), SessionCookieMiddleware,
+                     SecurityMiddleware],
 )
 # Before Reflex's hydration: a tab whose cookie changed must not be sent the old user's state.
 app.add_middleware(SessionGuard(), index=0)

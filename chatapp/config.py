@@ -141,8 +141,6 @@ class Settings(BaseSettings):
     # renewal the reply counts as orphaned (its process died) and is ended as interrupted.
     # Longer than a short database outage, which the writer rides out (see architecture.md).
     stream_lease_seconds: float = Field(default=10.0, ge=1.0, le=600.0)
-    # Send only the unfinished paragraph of a live reply; off only to measure its effect.
-    stream_live_split: bool = True
     title_generation: bool = True
 
     @field_validator(

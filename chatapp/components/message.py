@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from chatapp.components.markdown import markdown
+from chatapp.components.markdown import live_markdown, markdown
 from chatapp.state.composer import ComposerState, ModelMenuState
 from chatapp.state.live import LiveState
 from chatapp.state.thread import ThreadState
@@ -155,12 +155,10 @@ def regenerate_dialog() -> rx.Component:
 
 
 def live_reply() -> rx.Component:
-    """The reply streaming in this tab; `head` stays put while `tail` grows."""
+    """The reply streaming in this tab: its text comes from its feed, not from the state
+    (assets/markdown.js), so a batch costs the websocket nothing and redraws one block."""
     return rx.box(
-        # The Markdown is mounted while waiting, so the first token only updates its text.
-        rx.cond((LiveState.head == "") & (LiveState.tail == ""), typing_dots()),
-        markdown(LiveState.head),
-        markdown(LiveState.tail),
+        live_markdown(LiveState.message_id),
         # Same footer as a finished reply, so the page does not shift when it ends.
         rx.el.span(ComposerState.selected_model_label, class_name="model-label"),
         class_name="msg msg-assistant",

@@ -272,6 +272,6 @@ async def _resume_live_block(state: LiveState, on_screen: ThreadState, thread_id
         live.reset(state)  # the stream ended while this tab was away, or the server restarted
     if writing:
         await thread.mark_live(on_screen, last.id)
-        live.watch(state, message_id=last.id, thread_id=thread_id, text=last.content)
+        live.watch(state, message_id=last.id, thread_id=thread_id)
         return LiveState.follow_reply
     return None

@@ -1,18 +1,21 @@
-"""The reply being streamed in this tab: a small state of its own, so each flush is cheap."""
+"""The reply being streamed in this tab: which one, and whether it is being stopped.
+
+Its text does not travel in this state: the browser reads it from the reply's feed
+(chatapp/feeds.py, served by chatapp/api/live.py), so a batch costs the websocket nothing.
+This state only says which reply to draw, and swaps in the stored message when it ends."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
 
 import reflex as rx
 
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
-from chatapp.models import ACTIVE_STATUSES, MessageStatus
-from chatapp.services.chat import generation, leases, streaming, titles
+from chatapp.models import ACTIVE_STATUSES
+from chatapp.services.chat import generation, leases, titles
 from chatapp.services.chat.generation import ReplySnapshot
 from chatapp.state import meter, presence, sidebar, thread
 from chatapp.state.meter import MeterState
@@ -23,9 +26,6 @@ from chatapp.state.views import MessageView, message_view, snapshot_view
 
 log = logging.getLogger(__name__)
 
-# Past this many characters the unfinished tail is flushed less often, so a reply that
-# never reaches a paragraph break (one long code block) cannot send O(n²) bytes.
-TAIL_BYTES_PER_SECOND = 20_000
 FOLLOW_POLL_SECONDS = 0.5
 FOLLOW_AWAY_POLLS = 4  # a reload's reconnect takes less; a closed tab stays away
 
@@ -33,36 +33,14 @@ FOLLOW_AWAY_POLLS = 4  # a reload's reconnect takes less; a closed tab stays awa
 class LiveState(rx.State):
     message_id: str = ""  # the reply drawn live ("" when none)
     thread_id: str = ""
-    # The live text is `head + tail`; only `tail` changes until a paragraph completes.
-    head: str = ""
-    tail: str = ""
-    reasoning: str = ""
     stopping: bool = False
     _pending: str = ""
     _follow: str = ""
-    _last_tail_flush: float = 0.0
 
     @rx.var
     def active(self) -> bool:
         """A reply is drawn live in this tab."""
         return bool(self.message_id)
-
-    def _show(self, snap: ReplySnapshot) -> None:
-        split = get_settings().stream_live_split
-        cut = streaming.stable_prefix_length(snap.text) if split else 0
-        head, tail = snap.text[:cut], snap.text[cut:]
-        now = time.monotonic()
-        throttled = now - self._last_tail_flush < len(tail) / TAIL_BYTES_PER_SECOND
-        if head == self.head and len(tail) > 2000 and throttled:
-            return
-        self._last_tail_flush = now
-        # Only what changed is assigned: every assignment is sent to the browser.
-        if head != self.head:
-            self.head = head
-        if tail != self.tail:
-            self.tail = tail
-        if snap.reasoning != self.reasoning:
-            self.reasoning = snap.reasoning
 
     @rx.event(background=True)
     async def run_generation(self) -> None:
@@ -72,17 +50,8 @@ class LiveState(rx.State):
         if not message_id:
             return
         settings = get_settings()
-
-        async def publish(snap: ReplySnapshot) -> None:
-            if snap.status != MessageStatus.STREAMING:
-                return  # the final one: _land shows it
-            async with self:
-                if self.message_id == snap.message_id:
-                    self._show(snap)
-
         try:
-            final = await generation.generate_reply(message_id, settings=settings,
-                                                    publish=publish)
+            final = await generation.generate_reply(message_id, settings=settings)
         except Exception:
             # Only the claim can fail this way (the database away for a whole lease): the
             # reply stays pending and is ended as interrupted when its lease runs out.
@@ -119,9 +88,9 @@ class LiveState(rx.State):
 
     @rx.event(background=True)
     async def follow_reply(self) -> None:
-        """Follow the checkpoints of a reply streaming elsewhere (another tab or worker) until
-        it ends, its writer turns out to be gone (it is then ended as interrupted), or this
-        tab goes away."""
+        """Watch a reply streaming elsewhere (another tab or worker) until it ends (its text
+        comes from its feed meanwhile), its writer turns out to be gone (it is then ended as
+        interrupted), or this tab goes away."""
         async with self:
             message_id, self._follow = self._follow, ""
             tab = self.router.session.client_token
@@ -156,7 +125,6 @@ class LiveState(rx.State):
             async with self:
                 if self.message_id != message_id:
                     return  # the tab moved on
-                self._show(snap)
         await self._land(snap)
 
     @rx.event
@@ -184,22 +152,19 @@ def begin(state: LiveState, *, message_id: str, thread_id: str) -> None:
     """Draw the reply this tab is about to generate (run_generation picks it up)."""
     state.stopping = False
     state.message_id, state.thread_id = message_id, thread_id
-    state.head = state.tail = state.reasoning = ""
     state._pending = message_id
 
 
-def watch(state: LiveState, *, message_id: str, thread_id: str, text: str) -> None:
-    """Show a reply another tab (or worker) is writing, from its saved checkpoints
-    (follow_reply picks it up)."""
+def watch(state: LiveState, *, message_id: str, thread_id: str) -> None:
+    """Show a reply another tab (or worker) is writing (follow_reply waits for its end)."""
     begin(state, message_id=message_id, thread_id=thread_id)
     state._pending, state._follow = "", message_id
-    state._show(ReplySnapshot(message_id, thread_id, text=text, status=MessageStatus.STREAMING))
 
 
 def reset(state: LiveState) -> None:
     """No live block any more."""
     state.stopping = False
-    state.message_id = state.thread_id = state.head = state.tail = state.reasoning = ""
+    state.message_id = state.thread_id = ""
     state._pending = ""
 
 

@@ -21,8 +21,10 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp
 
 from chatapp.api.auth import build_auth_app
+from chatapp.api.live import build_live_app
 from chatapp.api.session import SessionCookieMiddleware
 from chatapp.config import Settings, get_settings
+from chatapp.feeds import get_reply_feeds
 from chatapp.services.identity import tokens
 from tests.isolation.harness import app
 from tests.isolation.test_handlers import HANDLERS, URL_THREAD
@@ -32,6 +34,7 @@ ROUTES = {
     ("GET", "/auth/login/{provider}"): "a provider name, nobody's data",
     ("GET", "/auth/callback/{provider}"): "OAuth state bound to the browser's signed cookie",
     ("POST", "/auth/logout"): "ends only the session of the caller's own cookie",
+    ("GET", "/api/live/{message_id}"): "a reply's feed, to its owner's session only",
 }
 PAGES = {  # route → its on_load handler, attacked in test_handlers.py
     "index": "ComposerState.load_page",
@@ -75,10 +78,12 @@ async def _reflex_stand_in(scope, receive, send) -> None:  # type: ignore[no-unt
 
 
 def _stack(settings: Settings) -> ASGIApp:
-    """chatapp.chatapp's api_transformer order: the sign-in app with Reflex mounted under it,
-    wrapped in the session-cookie middleware."""
+    """chatapp.chatapp's api_transformer order: the sign-in app, the live feeds under it and
+    Reflex under them, wrapped in the session-cookie middleware."""
+    live = build_live_app()
+    live.mount("", _reflex_stand_in)
     auth = build_auth_app(settings)
-    auth.mount("", _reflex_stand_in)
+    auth.mount("", live)
     return SessionCookieMiddleware(auth)
 
 
@@ -168,3 +173,37 @@ async def test_an_oauth_callback_from_another_browser_is_refused(
     own = {"cookie": f"{oauth_cookie}; {tokens.COOKIE_NAME}={alice.token}"}
     response = await client.get(callback, headers=own)
     assert response.headers["location"] == "/signin?error=provider_error"
+
+
+async def test_the_live_feed_of_alices_reply_reaches_her_session_only(
+    client: httpx.AsyncClient, engine: Engine, people: tuple[Person, Person]
+) -> None:
+    alice, bob = people
+    feeds = get_reply_feeds()
+    secret = alice.texts[0] + " streamed"
+    await feeds.start(alice.streaming_reply_id)
+    await feeds.append(alice.streaming_reply_id, secret, "")
+    await feeds.end(alice.streaming_reply_id, "complete")
+    url = f"/api/live/{alice.streaming_reply_id}"
+    alices = owned_rows(engine, alice.user_id)
+    refused = [
+        await client.get(url, headers=_cookie(bob.token)),  # Bob's own session
+        await client.get(url),  # no session
+        *[await client.get(url, headers=_cookie(value))  # Alice's ids in place of her token
+          for value in (alice.session_id, tokens.hash_token(alice.token), alice.user_id)],
+        await client.get(f"/api/live/{alice.finished_reply_id}x", headers=_cookie(bob.token)),
+    ]
+    for response in refused:
+        assert response.status_code == 404
+        assert secret not in response.text and alice.texts[0] not in response.text
+    # Alice's own page on another site cannot read it with her cookie either.
+    response = await client.get(url, headers={**_cookie(alice.token),
+                                              "origin": "https://evil.example"})
+    assert response.status_code == 403 and secret not in response.text
+    assert owned_rows(engine, alice.user_id) == alices
+    # The control: her session reads it, to its end.
+    response = await client.get(url, headers={**_cookie(alice.token),
+                                              "origin": "http://localhost"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert secret in response.text and "event: end" in response.text

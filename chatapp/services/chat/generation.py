@@ -23,6 +23,7 @@ from chatapp import db
 from chatapp.cache import StopSignals, get_stop_signals
 from chatapp.config import Settings
 from chatapp.errors import ChatappError, ProviderError, ValidationError
+from chatapp.feeds import ReplyFeeds, get_reply_feeds
 from chatapp.models import ACTIVE_STATUSES, Message, MessageStatus, Thread
 from chatapp.models.base import utcnow
 from chatapp.providers.base import (
@@ -87,6 +88,7 @@ async def generate_reply(
     settings: Settings,
     publish: Publish | None = None,
     stop_signals: StopSignals | None = None,
+    feeds: ReplyFeeds | None = None,
     resolve: serving.ProviderResolver = serving.resolve,
 ) -> ReplySnapshot:
     """Generate the reply stored as `message_id` (a pending assistant message).
@@ -95,7 +97,8 @@ async def generate_reply(
     must still be there (it never falls back to the server's), or from a budget reservation,
     settled to the real cost at the end. One usage record is written per provider request.
 
-    Text reaches `publish` at most every `stream_flush_seconds` and the database about every
+    New text reaches the reply's feed (chatapp/feeds.py: what the browser reads) and `publish`
+    at most every `stream_flush_seconds`, and the database about every
     `stream_checkpoint_seconds`; the final state is written whatever happens (finish, Stop,
     provider error, cancellation of this coroutine). A reply that is not pending any more
     (claimed by another task, ended, deleted) is not generated again: its stored state returns.
@@ -109,8 +112,10 @@ async def generate_reply(
             return await load_snapshot(message_id) or ReplySnapshot(
                 message_id, "", status=MessageStatus.ERROR, error="This reply no longer exists.")
         reply, thread = claimed
+        feed = _Feed(feeds or get_reply_feeds(), message_id)
+        await feed.start()
         snap = await _run(reply, thread, settings=settings, publish=publish, signals=signals,
-                          resolve=resolve, owner=owner)
+                          feed=feed, resolve=resolve, owner=owner)
     if publish:
         await publish(snap)
     return snap
@@ -118,7 +123,7 @@ async def generate_reply(
 
 async def _run(
     reply: Message, thread: Thread, *, settings: Settings, publish: Publish | None,
-    signals: StopSignals, resolve: serving.ProviderResolver, owner: str,
+    signals: StopSignals, feed: _Feed, resolve: serving.ProviderResolver, owner: str,
 ) -> ReplySnapshot:
     message_id = reply.id
     snap = ReplySnapshot(message_id, thread.id, status=MessageStatus.STREAMING,
@@ -171,6 +176,7 @@ async def _run(
                 progress.changed = False
                 snap = replace(snap, text="".join(progress.text),
                                reasoning="".join(progress.reasoning))
+                await feed.offer(snap.text, snap.reasoning)
                 if publish and not done:
                     await publish(snap)
                 last_flush = time.monotonic()
@@ -207,6 +213,7 @@ async def _run(
         duration = int((time.monotonic() - started) * 1000)
         stored = await asyncio.shield(writer.finish(
             lambda s: _finish(s, snap, progress.usage, ttft, duration, owner)))
+        await asyncio.shield(feed.end(snap.text, snap.reasoning, str(snap.status)))
         with contextlib.suppress(Exception):  # a stop signal left behind expires by itself
             await signals.clear(message_id)
         if stored is not None:  # this task ended the reply: it pays for it, once
@@ -222,6 +229,34 @@ async def _run(
             log.info("reply %s was ended elsewhere; its final write was dropped", message_id)
             snap = await load_snapshot(message_id) or snap
     return snap
+
+
+class _Feed:
+    """The reply's feed, given only what is new each time; a feed that fails (Redis away) is
+    logged and left behind: the browser then follows the database's checkpoints."""
+
+    def __init__(self, feeds: ReplyFeeds, message_id: str) -> None:
+        self._feeds, self._message_id = feeds, message_id
+        self._text = self._reasoning = 0  # characters sent
+
+    async def start(self) -> None:
+        await self._safely(self._feeds.start(self._message_id))
+
+    async def offer(self, text: str, reasoning: str) -> None:
+        new_text, new_reasoning = text[self._text:], reasoning[self._reasoning:]
+        if new_text or new_reasoning:
+            self._text, self._reasoning = len(text), len(reasoning)
+            await self._safely(self._feeds.append(self._message_id, new_text, new_reasoning))
+
+    async def end(self, text: str, reasoning: str, status: str) -> None:
+        await self.offer(text, reasoning)
+        await self._safely(self._feeds.end(self._message_id, status))
+
+    async def _safely(self, step: Awaitable[None]) -> None:
+        try:
+            await step
+        except Exception as exc:
+            log.warning("feed of %s: %s", self._message_id, type(exc).__name__)
 
 
 class _Checkpointer:
