@@ -73,11 +73,14 @@ class AppProcess:
     """The app on a free loopback port, with its own state folder and log under `work_dir`, a
     fresh migrated SQLite database there unless `database_url` is given, and the compiled
     frontend in `web_dir` (kept between runs: it holds the npm install, so later starts are
-    fast). Its own process group, so `kill()` takes down all of it, as a crash would."""
+    fast). Its own process group, so `kill()` takes down all of it, as a crash would. `root`
+    is the checkout it runs from (another one: a benchmark's baseline)."""
 
     def __init__(self, *, env: dict[str, str], work_dir: Path, web_dir: Path,
                  database_url: str | None = None, loglevel: str = "warning",
-                 timeout: float = 600.0, port: int | None = None) -> None:
+                 timeout: float = 600.0, port: int | None = None,
+                 root: Path = ROOT) -> None:
+        self.root = root
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -92,6 +95,8 @@ class AppProcess:
             "CHATAPP_DATABASE_URL": self.database_url,
             "CHATAPP_PORT": str(self.port),
         }
+        if root != ROOT:
+            self.env["PYTHONPATH"] = str(root)
 
     @property
     def pgid(self) -> int:
@@ -104,7 +109,7 @@ class AppProcess:
 
     def migrate(self) -> None:
         subprocess.run([str(Path(sys.executable).parent / "alembic"), "upgrade", "head"],
-                       cwd=ROOT, env=self.env, check=True, capture_output=True)
+                       cwd=self.root, env=self.env, check=True, capture_output=True)
 
     def start(self) -> None:
         """Run it and wait until it answers /ping and serves the compiled page."""
@@ -114,7 +119,7 @@ class AppProcess:
                 [str(reflex), "run", "--env", "prod", "--single-port",
                  "--frontend-port", str(self.port), "--backend-port", str(self.port),
                  "--backend-host", "127.0.0.1", "--loglevel", self._loglevel],
-                cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
+                cwd=self.root, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
         deadline = time.monotonic() + self._timeout
