@@ -148,11 +148,31 @@
   // --- drafts: the server keeps them; this copy covers a session that expired meanwhile --
   function draftKey() { return "chatapp-draft:" + location.pathname; }
   function composer() { return document.getElementById("composer"); }
+  // What was typed since the last send. A new chat's page replaces the composer a moment after
+  // its address changes (the new page mounts its own): text typed into the old one meanwhile
+  // moves into the new one instead of being lost.
+  var typed = "";
+  var shownComposer = null;
   document.addEventListener("input", function (e) {
     if (e.target && e.target.id === "composer") {
+      typed = e.target.value;
       try { localStorage.setItem(draftKey(), e.target.value); } catch (err) {}
     }
   });
+  document.addEventListener("submit", function (e) {
+    if (e.target && e.target.querySelector && e.target.querySelector("#composer")) typed = "";
+  }, true);
+  new MutationObserver(function () {
+    var c = composer();
+    if (!c || c === shownComposer) return;
+    var carried = shownComposer && !shownComposer.isConnected && typed && !c.value;
+    shownComposer = c;
+    if (carried) {
+      c.value = typed;
+      c.focus();
+      c.setSelectionRange(typed.length, typed.length);
+    }
+  }).observe(document.documentElement, { childList: true, subtree: true });
   window.chatappRestoreDraft = function (text, tries) {
     var c = composer();
     if (!c) {

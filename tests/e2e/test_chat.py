@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.ui import (
     LIVE,
     REPLY_TIMEOUT,
+    THREAD_URL,
     marker,
     open_chat,
     reply_text,
@@ -484,3 +485,29 @@ def test_the_view_follows_the_stream_only_while_the_reader_is_at_the_bottom(page
     assert page.evaluate(SCROLL_STATE)["gap"] < 80
     page.get_by_test_id("stop-button").click()
     expect(page.get_by_test_id("reply-stopped")).to_be_visible(timeout=REPLY_TIMEOUT)
+
+
+# Types into the composer on screen (the new chat's page may not have replaced it yet) and
+# marks the element, so the test can tell whether it was replaced afterwards.
+TYPE_NOW = """(text) => { const c = document.getElementById('composer'); c.__typedInto = true;
+  c.value = text; c.dispatchEvent(new Event('input', {bubbles: true})); }"""
+
+
+def test_text_typed_while_a_new_chat_opens_is_kept(page: Page) -> None:
+    """A new chat's page replaces the composer a moment after its address changes; what the
+    user typed into the old one in between stays (it used to vanish)."""
+    replaced = 0
+    for _ in range(4):
+        open_chat(page)
+        send(page, f"a new chat {marker()} [[tokens=400 rate=50]]")
+        page.wait_for_url(THREAD_URL, wait_until="commit")
+        page.evaluate(TYPE_NOW, "the next question")
+        expect(page.get_by_test_id("stop-button")).to_be_visible()
+        page.wait_for_timeout(500)  # the new page has mounted by now
+        replaced += not page.evaluate("!!document.getElementById('composer').__typedInto")
+        expect(page.get_by_test_id("composer")).to_have_value("the next question")
+        page.get_by_test_id("stop-button").click()
+        expect(page.get_by_test_id("reply-stopped")).to_be_visible(timeout=REPLY_TIMEOUT)
+        if replaced >= 2:
+            break
+    assert replaced, "the composer was never replaced after typing: nothing was tested"
