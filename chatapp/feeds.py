@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import logging
 import re
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
 from chatapp.config import get_settings
+
+log = logging.getLogger(__name__)
 
 ENDED_KEEP_SECONDS = 120.0  # an ended feed stays readable this long (a reload right after)
 IDLE_KEEP_SECONDS = 3600.0  # a feed nobody appended to for this long is dropped (writer died)
@@ -247,11 +251,39 @@ def _apply(cursor: Cursor, entries: list[Any], *, skip: bool) -> Delta:
     return Delta(new_text, new_reasoning, moved, status)
 
 
+class FeedWriter:
+    """The reply's feed, given only what is new each time; a feed that fails (Redis away) is
+    logged and left behind: the browser then follows the database's checkpoints."""
+
+    def __init__(self, feeds: ReplyFeeds, message_id: str) -> None:
+        self._feeds, self._message_id = feeds, message_id
+        self._text = self._reasoning = 0  # characters sent
+
+    async def start(self) -> None:
+        await self._safely(self._feeds.start(self._message_id))
+
+    async def offer(self, text: str, reasoning: str) -> None:
+        new_text, new_reasoning = text[self._text:], reasoning[self._reasoning:]
+        if new_text or new_reasoning:
+            self._text, self._reasoning = len(text), len(reasoning)
+            await self._safely(self._feeds.append(self._message_id, new_text, new_reasoning))
+
+    async def end(self, text: str, reasoning: str, status: str) -> None:
+        await self.offer(text, reasoning)
+        await self._safely(self._feeds.end(self._message_id, status))
+
+    async def _safely(self, step: Awaitable[None]) -> None:
+        try:
+            await step
+        except Exception as exc:
+            log.warning("feed of %s: %s", self._message_id, type(exc).__name__)
+
+
 @lru_cache
 def get_reply_feeds() -> ReplyFeeds:
     url = get_settings().redis_url
     return RedisReplyFeeds(url) if url else MemoryReplyFeeds()
 
 
-__all__ = ["Cursor", "Delta", "MemoryReplyFeeds", "RedisReplyFeeds", "ReplyFeeds",
+__all__ = ["Cursor", "Delta", "FeedWriter", "MemoryReplyFeeds", "RedisReplyFeeds", "ReplyFeeds",
            "get_reply_feeds"]

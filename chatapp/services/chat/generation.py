@@ -23,7 +23,7 @@ from chatapp import db
 from chatapp.cache import StopSignals, get_stop_signals
 from chatapp.config import Settings
 from chatapp.errors import ChatappError, ProviderError, ValidationError
-from chatapp.feeds import ReplyFeeds, get_reply_feeds
+from chatapp.feeds import FeedWriter, ReplyFeeds, get_reply_feeds
 from chatapp.models import ACTIVE_STATUSES, Message, MessageStatus, Thread
 from chatapp.models.base import utcnow
 from chatapp.providers.base import (
@@ -112,7 +112,7 @@ async def generate_reply(
             return await load_snapshot(message_id) or ReplySnapshot(
                 message_id, "", status=MessageStatus.ERROR, error="This reply no longer exists.")
         reply, thread = claimed
-        feed = _Feed(feeds or get_reply_feeds(), message_id)
+        feed = FeedWriter(feeds or get_reply_feeds(), message_id)
         await feed.start()
         snap = await _run(reply, thread, settings=settings, publish=publish, signals=signals,
                           feed=feed, resolve=resolve, owner=owner)
@@ -123,7 +123,7 @@ async def generate_reply(
 
 async def _run(
     reply: Message, thread: Thread, *, settings: Settings, publish: Publish | None,
-    signals: StopSignals, feed: _Feed, resolve: serving.ProviderResolver, owner: str,
+    signals: StopSignals, feed: FeedWriter, resolve: serving.ProviderResolver, owner: str,
 ) -> ReplySnapshot:
     message_id = reply.id
     snap = ReplySnapshot(message_id, thread.id, status=MessageStatus.STREAMING,
@@ -229,34 +229,6 @@ async def _run(
             log.info("reply %s was ended elsewhere; its final write was dropped", message_id)
             snap = await load_snapshot(message_id) or snap
     return snap
-
-
-class _Feed:
-    """The reply's feed, given only what is new each time; a feed that fails (Redis away) is
-    logged and left behind: the browser then follows the database's checkpoints."""
-
-    def __init__(self, feeds: ReplyFeeds, message_id: str) -> None:
-        self._feeds, self._message_id = feeds, message_id
-        self._text = self._reasoning = 0  # characters sent
-
-    async def start(self) -> None:
-        await self._safely(self._feeds.start(self._message_id))
-
-    async def offer(self, text: str, reasoning: str) -> None:
-        new_text, new_reasoning = text[self._text:], reasoning[self._reasoning:]
-        if new_text or new_reasoning:
-            self._text, self._reasoning = len(text), len(reasoning)
-            await self._safely(self._feeds.append(self._message_id, new_text, new_reasoning))
-
-    async def end(self, text: str, reasoning: str, status: str) -> None:
-        await self.offer(text, reasoning)
-        await self._safely(self._feeds.end(self._message_id, status))
-
-    async def _safely(self, step: Awaitable[None]) -> None:
-        try:
-            await step
-        except Exception as exc:
-            log.warning("feed of %s: %s", self._message_id, type(exc).__name__)
 
 
 class _Checkpointer:

@@ -142,17 +142,6 @@ def cookie_value(header: str | None, name: str) -> str | None:
                 value = value[1:-1]
             return value or None
     return None
-    # Split by hand: http.cookies gives up on the whole header at the first cookie it finds
-    # malformed (a JSON value or a bare name set by another app on the same host), which
-    # would lose our session and mint a new anonymous user on every page load.
-    for part in header.split(";"):
-        name, sep, value = part.partition("=")
-        if sep and name.strip() == COOKIE_NAME:
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            return value or None
-    return None
 
 
 @dataclass(frozen=True, slots=True)
