@@ -1,5 +1,6 @@
 """Reflex configuration: chatapp's own settings live in chatapp/config.py."""
 
+import functools
 import os
 
 import reflex as rx
@@ -10,6 +11,31 @@ import reflex as rx
 os.environ.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
 os.environ.setdefault("REFLEX_USE_NPM", "1")
+
+
+
+def _respawn_failed_workers() -> None:
+    """Reflex starts Granian with its default `respawn_failed_workers=False`, so one worker
+    dying (a crash, the OOM killer) would shut down every worker. A dead worker is replaced
+    instead: its replies end as interrupted when their leases run out, the others serve on."""
+    try:
+        from granian.server.common import AbstractServer
+    except ImportError:  # another backend server: nothing to do
+        return
+    init = AbstractServer.__init__
+    if getattr(init, "chatapp_respawns", False):
+        return
+
+    @functools.wraps(init)
+    def respawning(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("respawn_failed_workers", True)
+        init(self, *args, **kwargs)
+
+    respawning.chatapp_respawns = True  # type: ignore[attr-defined]
+    AbstractServer.__init__ = respawning  # type: ignore[method-assign]
+
+
+_respawn_failed_workers()
 
 _port = int(os.environ.get("CHATAPP_PORT", "3000"))
 # Reflex's own default is 0.0.0.0: a plain `reflex run` then serves every network. chatapp

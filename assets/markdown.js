@@ -8,7 +8,7 @@
 // server-sent events carrying only the text that is new) and keeps the text itself; finished
 // blocks are drawn once and never parsed again, only the last one is. EventSource reconnects
 // by itself after a blip with the last event id, and the server sends what was missed from
-// there (nothing twice); a new page starts from the beginning of the reply.
+// there (nothing twice); a reload starts from the beginning of the reply.
 import { createElement as h, memo, useContext, useEffect, useRef, useState } from "react";
 import ReactMarkdown from "react-markdown";
 import remarkMath from "remark-math";
@@ -110,6 +110,54 @@ function feedUrl(messageId) {
   return "/api/live/" + encodeURIComponent(messageId);
 }
 
+// One feed per reply for the whole page. A live block that unmounts and mounts again for the
+// same reply (a new chat's move from / to /chat/<id>, which loads that page's code first)
+// keeps the connection and the text read so far: nothing waits for the new page.
+const FEEDS = new Map();
+const KEEP_UNUSED_MS = 5000;
+
+function openFeed(messageId) {
+  const known = FEEDS.get(messageId);
+  if (known) {
+    clearTimeout(known.closing);
+    known.closing = null;
+    return known;
+  }
+  const feed = { blocks: [], tail: "", listeners: new Set(), closing: null };
+  const source = new EventSource(feedUrl(messageId));
+  feed.source = source;
+  source.addEventListener("delta", (event) => {
+    let piece;
+    try { piece = JSON.parse(event.data); } catch (e) { return; }
+    if (!piece.t) return;
+    let tail = feed.tail + piece.t;
+    let taken = 0;
+    for (const cut of cuts(tail)) {
+      feed.blocks.push(tail.slice(taken, cut));
+      taken = cut;
+    }
+    feed.tail = taken ? tail.slice(taken) : tail;
+    feed.listeners.forEach((listener) => listener());
+  });
+  // Ended: the stored message takes this one's place (the server closes the feed; without
+  // this EventSource would open it again). A later block for it starts afresh.
+  source.addEventListener("end", () => {
+    source.close();
+    if (FEEDS.get(messageId) === feed) FEEDS.delete(messageId);
+  });
+  FEEDS.set(messageId, feed);
+  return feed;
+}
+
+function releaseFeed(messageId, feed, listener) {
+  feed.listeners.delete(listener);
+  if (feed.listeners.size || feed.closing) return;
+  feed.closing = setTimeout(() => {
+    feed.source.close();
+    if (FEEDS.get(messageId) === feed) FEEDS.delete(messageId);
+  }, KEEP_UNUSED_MS);
+}
+
 export function LiveReply({ messageId }) {
   // Finished blocks, and the text after them (one block, still growing).
   const live = useRef({ blocks: [], tail: "" });
@@ -117,28 +165,18 @@ export function LiveReply({ messageId }) {
 
   useEffect(() => {
     live.current = { blocks: [], tail: "" };
-    redraw((n) => n + 1);
-    if (!messageId) return undefined;
-    const source = new EventSource(feedUrl(messageId));
-    source.addEventListener("delta", (event) => {
-      let piece;
-      try { piece = JSON.parse(event.data); } catch (e) { return; }
-      if (!piece.t) return;
-      const { blocks } = live.current;
-      let tail = live.current.tail + piece.t;
-      let taken = 0;
-      for (const cut of cuts(tail)) {
-        blocks.push(tail.slice(taken, cut));
-        taken = cut;
-      }
-      if (taken) tail = tail.slice(taken);
-      live.current = { blocks, tail };
+    if (!messageId) {
       redraw((n) => n + 1);
-    });
-    // Ended: the stored message takes this one's place (the server closes the feed; without
-    // this EventSource would open it again).
-    source.addEventListener("end", () => source.close());
-    return () => source.close();
+      return undefined;
+    }
+    const feed = openFeed(messageId);
+    const listener = () => {
+      live.current = { blocks: feed.blocks, tail: feed.tail };
+      redraw((n) => n + 1);
+    };
+    feed.listeners.add(listener);
+    listener();
+    return () => releaseFeed(messageId, feed, listener);
   }, [messageId]);
 
   const { blocks, tail } = live.current;

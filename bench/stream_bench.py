@@ -128,6 +128,7 @@ class Result:
     renderer_cpu_s: float
     reply_chars: int
     end_lag_at_ms: dict[str, float]  # tokens/s -> end lag of a reply at that rate
+    later_enter_ms: list[float]  # Enter → provider of the later new chats (a warm server)
 
 
 async def measure(config: str, env: dict[str, str], wire: ScriptedServer, tokens: int,
@@ -216,14 +217,17 @@ async def _measure(config: str, app_env: dict[str, str], wire: ScriptedServer, t
         enter = await page.evaluate("window.__enter") / 1000
         record = httpx.get(f"{wire.root_url}/_stats").json()[-1]
         lags: dict[str, float] = {}
+        later_enter: list[float] = []
         for fast in lag_rates:  # a new chat each, in the same tab
             await page.goto(app.url)
             await page.wait_for_selector("[data-testid=composer]")
             await page.wait_for_timeout(300)
             await page.evaluate(OBSERVER_JS)
             await _send(page, tokens, fast)
-            lags[f"{fast:g}"] = _end_lag(await page.evaluate("window.__bench"),
-                                         httpx.get(f"{wire.root_url}/_stats").json()[-1])
+            last = httpx.get(f"{wire.root_url}/_stats").json()[-1]
+            lags[f"{fast:g}"] = _end_lag(await page.evaluate("window.__bench"), last)
+            later_enter.append(round(
+                (last["received_at"] - await page.evaluate("window.__enter") / 1000) * 1000, 1))
         await browser.close()
     final_chars = max(n for _, n in samples)
     first_visible = next(t for t, n in samples if n > 0) / 1000
@@ -242,6 +246,7 @@ async def _measure(config: str, app_env: dict[str, str], wire: ScriptedServer, t
         renderer_cpu_s=round(renderer_after - renderer_before, 2),
         reply_chars=final_chars,
         end_lag_at_ms=lags,
+        later_enter_ms=later_enter,
     )
 
 
@@ -256,14 +261,16 @@ def report(results: list[Result], tokens: int, rate: float) -> str:
     lines = [
         f"Reply: {tokens} tokens at {rate:g} tokens/s ({ours.reply_chars} visible characters).",
         "",
-        "| configuration | Enter → provider ms | added first-token ms (of which server) |"
+        "| configuration | Enter → provider ms, first chat (later chats) |"
+        " added first-token ms (of which server) |"
         " end lag ms | server CPU s | wire bytes (websocket + feed) | browser main-thread s |"
         " renderer CPU s |" + "".join(f" end lag at {r} tokens/s ms |"
                                       for r in ours.end_lag_at_ms),
         "|---|---|---|---|---|---|---|---|" + "---|" * len(ours.end_lag_at_ms),
     ]
     for r in results:
-        lines.append(f"| {r.config} | {r.enter_to_provider_ms} | "
+        later = ", ".join(f"{ms:g}" for ms in r.later_enter_ms)
+        lines.append(f"| {r.config} | {r.enter_to_provider_ms} ({later}) | "
                      f"{r.added_first_token_ms} ({r.first_token_server_ms}) | {r.end_lag_ms} | "
                      f"{r.server_cpu_s} | {r.ws_bytes:,} | {r.browser_main_thread_s} | "
                      f"{r.renderer_cpu_s} |"

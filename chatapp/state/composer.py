@@ -14,7 +14,7 @@ from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.services.billing import budgets
 from chatapp.services.catalog import local_model, preferences
-from chatapp.services.chat import branches, drafts, leases, turns
+from chatapp.services.chat import branches, drafts, leases, runs, turns
 from chatapp.state import live, meter, sidebar, thread
 from chatapp.state.live import LiveState
 from chatapp.state.meter import MeterState
@@ -98,9 +98,10 @@ class ComposerState(rx.State):
         live_block = await self.get_state(LiveState)
         if (thread_id and not at and on_screen.loaded and not on_screen.not_found
                 and on_screen.current_thread_id == thread_id and live_block.active
-                and live_block.thread_id == thread_id):
-            # This tab writes the reply of the thread it shows (a new chat's redirect, or a
-            # reload while it streams): what it holds is current and the live block keeps it
+                and live_block.thread_id == thread_id
+                and runs.running_here(live_block.message_id)):
+            # This tab writes the reply of the thread it shows, here (a new chat's redirect, or
+            # a reload while it streams): what it holds is current and the live block keeps it
             # so; reading it again would only race with what the user does meanwhile.
             if busy_notice:
                 self.notice = BUSY_NOTICE
@@ -233,6 +234,9 @@ class ComposerState(rx.State):
 
     async def _start(self, user_id: str, turn: turns.Turn, text: str | None,
                      branched: str | None = None):
+        # The provider request goes out now; what follows (the page, the sidebar, the
+        # redirect of a new chat) happens while it travels.
+        runs.start(turn.assistant_message_id, settings=get_settings())
         on_screen = await self.get_state(ThreadState)
         await thread.show_turn(on_screen, turn, text=text,
                                model_label=self.selected_model_label)
@@ -266,9 +270,11 @@ async def _resume_live_block(state: LiveState, on_screen: ThreadState, thread_id
     last = await thread.last_message(on_screen)
     writing = last is not None and last.active
     if state.active and state.thread_id == thread_id:
-        if writing and live.writes(state, last.id):
+        if writing and live.writes(state, last.id) and runs.running_here(last.id):
             await thread.mark_live(on_screen, last.id)
-            return None
+            return None  # its run here ends the live block
+        # Its writer is another process (the tab came back on another worker, whose own end
+        # of the reply lands here through the shared state, unless that worker died): follow.
         live.reset(state)  # the stream ended while this tab was away, or the server restarted
     if writing:
         await thread.mark_live(on_screen, last.id)

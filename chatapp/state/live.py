@@ -15,7 +15,7 @@ import reflex as rx
 from chatapp.config import get_settings
 from chatapp.errors import ChatappError
 from chatapp.models import ACTIVE_STATUSES
-from chatapp.services.chat import generation, leases, titles
+from chatapp.services.chat import generation, leases, runs, titles
 from chatapp.services.chat.generation import ReplySnapshot
 from chatapp.state import meter, presence, sidebar, thread
 from chatapp.state.meter import MeterState
@@ -44,14 +44,15 @@ class LiveState(rx.State):
 
     @rx.event(background=True)
     async def run_generation(self) -> None:
-        """Stream the pending reply of this tab (the id never comes from the browser)."""
+        """Wait for the pending reply of this tab (started when it was sent, chatapp/services/
+        chat/runs.py; the id never comes from the browser), then show it as stored."""
         async with self:
             message_id, self._pending = self._pending, ""
         if not message_id:
             return
         settings = get_settings()
         try:
-            final = await generation.generate_reply(message_id, settings=settings)
+            final = await runs.outcome(message_id, settings=settings)
         except Exception:
             # Only the claim can fail this way (the database away for a whole lease): the
             # reply stays pending and is ended as interrupted when its lease runs out.

@@ -207,6 +207,29 @@ def test_stop_keeps_the_partial_reply(page: Page, wire) -> None:
     assert reply_text(reply) == kept
 
 
+def test_a_reply_goes_on_when_its_tab_closes_and_coming_back_shows_it(
+    page: Page, new_context, wire
+) -> None:
+    # The only tab closes as soon as the new chat's address shows: the reply is written to
+    # the end all the same, and the user finds it complete when they come back.
+    open_chat(page)
+    tag = marker()
+    send(page, f"closed at once {tag} [[tokens=120 rate=60]]")
+    tid = thread_id(page)
+    cookies = page.context.cookies()
+    page.close()
+    (request,) = wait_for_requests(wire, tag, 1)
+    assert request.wait(15) and request.completed
+
+    back = new_context()
+    back.add_cookies(cookies)
+    again = back.new_page()
+    open_chat(again, f"/chat/{tid}")
+    reply = again.get_by_test_id("assistant-message")
+    expect(reply).to_have_attribute("data-status", "complete", timeout=REPLY_TIMEOUT)
+    assert reply_text(reply) == scripted(120)
+
+
 def test_reload_mid_stream_resumes_the_live_reply(page: Page) -> None:
     open_chat(page)
     tag = marker()
