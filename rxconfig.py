@@ -13,7 +13,6 @@ os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
 os.environ.setdefault("REFLEX_USE_NPM", "1")
 
 
-
 def _respawn_failed_workers() -> None:
     """Reflex starts Granian with its default `respawn_failed_workers=False`, so one worker
     dying (a crash, the OOM killer) would shut down every worker. A dead worker is replaced

@@ -141,21 +141,20 @@ function openFeed(messageId) {
   });
   // Ended: the stored message takes this one's place (the server closes the feed; without
   // this EventSource would open it again). A later block for it starts afresh.
-  source.addEventListener("end", () => {
-    source.close();
-    if (FEEDS.get(messageId) === feed) FEEDS.delete(messageId);
-  });
+  source.addEventListener("end", () => closeFeed(messageId, feed));
   FEEDS.set(messageId, feed);
   return feed;
+}
+
+function closeFeed(messageId, feed) {
+  feed.source.close();
+  if (FEEDS.get(messageId) === feed) FEEDS.delete(messageId);
 }
 
 function releaseFeed(messageId, feed, listener) {
   feed.listeners.delete(listener);
   if (feed.listeners.size || feed.closing) return;
-  feed.closing = setTimeout(() => {
-    feed.source.close();
-    if (FEEDS.get(messageId) === feed) FEEDS.delete(messageId);
-  }, KEEP_UNUSED_MS);
+  feed.closing = setTimeout(() => closeFeed(messageId, feed), KEEP_UNUSED_MS);
 }
 
 export function LiveReply({ messageId }) {

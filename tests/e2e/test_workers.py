@@ -156,15 +156,22 @@ def follower_elsewhere(new_context, page: Page, app: AppProcess, tid: str) -> tu
     raise AssertionError(f"no tab's feed landed off the writer in {TRIES} tries")
 
 
+def followed_reply(page: Page, new_context, app: AppProcess, text: str,
+                   shown: int = 0) -> tuple[Page, int]:
+    """Send `text` in a new chat and, once more than `shown` characters of the reply are on
+    screen, open a tab following it from another worker: that tab and the writer's pid."""
+    open_chat(page)
+    send(page, text)
+    tid = thread_id(page)
+    wait_for_growth(page, LIVE, shown)
+    return follower_elsewhere(new_context, page, app, tid)
+
+
 def test_a_tab_on_another_worker_follows_the_reply_live_and_stops_it(
     page: Page, workers: AppProcess, new_context, wire
 ) -> None:
-    open_chat(page)
     tag = marker()
-    send(page, f"workers {tag} [[tokens=2000 rate=40]]")
-    tid = thread_id(page)
-    wait_for_growth(page, LIVE, 0)
-    other, _ = follower_elsewhere(new_context, page, workers, tid)
+    other, _ = followed_reply(page, new_context, workers, f"workers {tag} [[tokens=2000 rate=40]]")
     live = other.locator(LIVE)
     for _ in range(3):  # batch by batch, through Redis, from another process
         wait_for_growth(other, LIVE, len(live.inner_text()))
@@ -182,11 +189,8 @@ def test_a_tab_on_another_worker_follows_the_reply_live_and_stops_it(
 def test_the_writing_tab_stops_a_reply_followed_on_another_worker(
     page: Page, workers: AppProcess, new_context
 ) -> None:
-    open_chat(page)
-    send(page, f"workers {marker()} [[tokens=2000 rate=40]]")
-    tid = thread_id(page)
-    wait_for_growth(page, LIVE, 0)
-    other, _ = follower_elsewhere(new_context, page, workers, tid)
+    other, _ = followed_reply(page, new_context, workers,
+                              f"workers {marker()} [[tokens=2000 rate=40]]")
     wait_for_growth(other, LIVE, len(other.locator(LIVE).inner_text()))
 
     page.get_by_test_id("stop-button").click()
@@ -199,12 +203,9 @@ def test_the_writing_tab_stops_a_reply_followed_on_another_worker(
 def test_a_reply_whose_worker_is_killed_ends_interrupted_and_the_app_serves_on(
     page: Page, workers: AppProcess, new_context
 ) -> None:
-    open_chat(page)
     tag = marker()
-    send(page, f"killed {tag} [[tokens=3000 rate=40]]")
-    tid = thread_id(page)
-    wait_for_growth(page, LIVE, 200)
-    other, writer = follower_elsewhere(new_context, page, workers, tid)
+    other, writer = followed_reply(page, new_context, workers,
+                                   f"killed {tag} [[tokens=3000 rate=40]]", shown=200)
     page.wait_for_timeout(1_500)  # a checkpoint (one a second) holds some text
     os.kill(writer, signal.SIGKILL)  # that worker alone, mid-reply
 

@@ -56,7 +56,6 @@ async def outcome(message_id: str, *, settings: Settings) -> ReplySnapshot:
     return result
 
 
-
 def running_here(message_id: str) -> bool:
     """Whether this process is generating `message_id` right now."""
     task = _runs.get(message_id)
